@@ -1,0 +1,227 @@
+"""Hook specifications of dynode.
+
+Every hook is called with keyword arguments only. A plugin implements the hooks
+it needs with the :data:`dynode_core.hookimpl` marker and names only the
+arguments it uses (pluggy passes it just those). Hooks evolve by gaining
+arguments, never by renaming them.
+
+Registration hooks receive a ``register`` callback::
+
+    register(name, factory, *, aliases=(), description="", replace=False, **meta)
+
+``factory`` is a callable that builds the component when it is needed (never a
+loaded model), so listing plugins loads no weights. Names are lowercase
+``[a-z0-9][a-z0-9._-]*``; registering a name that another plugin already
+registered is an error naming both plugins unless ``replace=True``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dynode")
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@hookspec(historic=True)
+def addhooks(plugin_manager):
+    """Add hook specifications of a plugin, so it can offer hooks to other plugins.
+
+    Called once for every plugin when it is registered (historic: plugins
+    registered later still receive the call).
+
+    :param plugin_manager: the :class:`pluggy.PluginManager`; call
+        ``plugin_manager.add_hookspecs(module_or_class)``.
+
+    Example::
+
+        @hookimpl
+        def addhooks(plugin_manager):
+            from my_plugin import hookspecs
+            plugin_manager.add_hookspecs(hookspecs)
+    """
+
+
+# ------------------------------------------------------------------ registration
+
+
+@hookspec
+def register_generators(register):
+    """Register generator factories (:class:`dynode_core.interfaces.Generator`).
+
+    Called when the registry is first built. The factory is called as
+    ``factory(checkpoint=None, device="cpu")``; a model class such as
+    ``stylegan2`` needs ``checkpoint``, a ready model such as ``shapes64``
+    loads its bundled weights when ``checkpoint`` is ``None``.
+
+    Example::
+
+        @hookimpl
+        def register_generators(register):
+            register("stylegan2", load_stylegan2, description="rosinality StyleGAN2")
+    """
+
+
+@hookspec
+def register_encoders(register):
+    """Register named encoder weights used by the ``e4e`` inverter.
+
+    The factory is called as ``factory(device="cpu")`` and returns an encoder
+    module mapping images in [-1, 1] to W+ codes.
+
+    Example::
+
+        @hookimpl
+        def register_encoders(register):
+            register("shapes64-e4e", load_bundled_encoder, generator="shapes64")
+    """
+
+
+@hookspec
+def register_inverters(register):
+    """Register inverters (:class:`dynode_core.interfaces.Inverter`).
+
+    The factory is called with the inverter's options as keywords
+    (e.g. ``steps=200``) and returns an object with
+    ``invert(frames, generator, *, progress) -> LatentTrajectory``.
+
+    Example::
+
+        @hookimpl
+        def register_inverters(register):
+            register("optim", OptimInverter, description="Adam in W+")
+    """
+
+
+@hookspec
+def register_dynamics(register):
+    """Register dynamics models (:class:`dynode_core.interfaces.Dynamics`).
+
+    The factory is called with the model's options as keywords (at least
+    ``seed`` and ``device``) and returns an unfitted model; the same factory
+    rebuilds a saved model from its stored config.
+
+    Example::
+
+        @hookimpl
+        def register_dynamics(register):
+            register("linear", LinearDynamics, description="piecewise linear baseline")
+    """
+
+
+@hookspec
+def register_editors(register):
+    """Register latent editors (:class:`dynode_core.interfaces.Editor`).
+
+    The factory is called with no arguments.
+
+    Example::
+
+        @hookimpl
+        def register_editors(register):
+            register("file", DirectionFileEditor, description="direction from .pt/.npy")
+    """
+
+
+@hookspec
+def register_video_readers(register):
+    """Register video readers (:class:`dynode_core.interfaces.VideoReader`).
+
+    Pass ``extensions=(".mp4", ...)`` as metadata (``directory=True`` for a reader
+    of frame folders) so that :func:`dynode_core.video.read_video` picks it.
+
+    Example::
+
+        @hookimpl
+        def register_video_readers(register):
+            register("pyav", PyAVReader, extensions=(".mp4", ".mkv"))
+    """
+
+
+@hookspec
+def register_video_writers(register):
+    """Register video writers (:class:`dynode_core.interfaces.VideoWriter`).
+
+    Pass ``extensions=(".mp4",)`` as metadata so that the writer is chosen by
+    the output path's suffix.
+
+    Example::
+
+        @hookimpl
+        def register_video_writers(register):
+            register("gif", GifWriter, extensions=(".gif",))
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics: callables ``metric(**inputs) -> float | dict``.
+
+    Example::
+
+        @hookimpl
+        def register_metrics(register):
+            register("flicker", temporal_flicker, description="mean |frame_t+1 - frame_t|")
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add click commands to the ``dynode`` command group.
+
+    Called when the CLI starts. Keep imports of heavy modules inside the
+    command functions so that ``dynode --help`` stays fast.
+
+    Example::
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command()
+            def hello():
+                click.echo("hi")
+    """
+
+
+# ------------------------------------------------------------------- pipeline
+
+
+@hookspec
+def before_stage(stage, data, context):
+    """Called before a pipeline stage runs.
+
+    :param stage: one of ``read``, ``invert``, ``fit``, ``interpolate``,
+        ``edit``, ``render``, ``write``.
+    :param data: the stage's input (what the previous stage produced).
+    :param context: a mutable dict shared by all stages of one run (config,
+        output folder, timings); plugins may store their own keys in it.
+
+    Return values are ignored.
+
+    Example::
+
+        @hookimpl
+        def before_stage(stage, context):
+            context.setdefault("seen", []).append(stage)
+    """
+
+
+@hookspec
+def after_stage(stage, result, context):
+    """Called after a pipeline stage; may return a replacement for its result.
+
+    Implementations are called in pluggy's call order (plugins registered
+    later first, ``tryfirst``/``trylast`` respected). Each one receives as
+    ``result`` the output of the previous implementation's replacement (or
+    the stage's own result if none replaced it). Returning ``None`` keeps the
+    result unchanged; returning any other value replaces it, and the final
+    value is what the next stage receives.
+
+    Example::
+
+        @hookimpl
+        def after_stage(stage, result):
+            if stage == "invert":
+                return smooth(result)
+    """

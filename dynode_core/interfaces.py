@@ -1,0 +1,155 @@
+"""The contracts every component kind implements.
+
+They are abstract base classes: subclass them to get the contract checked at
+instantiation, or implement the same methods duck-typed. The conformance
+checks in :mod:`dynode_core.testing` verify the behaviour, not the type.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .trajectory import LatentTrajectory
+
+#: Progress callback: ``progress(advance, total=None, description=None)``.
+Progress = Callable[..., None]
+
+
+def no_progress(*_args, **_kwargs) -> None:
+    """A progress callback that does nothing."""
+
+
+class Generator(abc.ABC, torch.nn.Module):
+    """A pretrained image generator with a style-based latent space.
+
+    Attributes: ``latent_dim`` (D), ``num_ws`` (layers of W+), ``resolution``
+    (pixels, square).
+    """
+
+    latent_dim: int
+    num_ws: int
+    resolution: int
+
+    @abc.abstractmethod
+    def mean_latent(self) -> torch.Tensor:
+        """The average W code, shape (D,)."""
+
+    @abc.abstractmethod
+    def mapping(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """Map z (N, D) to w (N, D), truncated towards the mean latent."""
+
+    @abc.abstractmethod
+    def synthesize(self, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """Render W (N, D) or W+ (N, num_ws, D) codes to images (N, 3, H, W) in [-1, 1].
+
+        ``noise_mode``: ``const`` (stored noise; use for video), ``random`` or ``none``.
+        Gradients flow to ``w``.
+        """
+
+    def styles(self, w: torch.Tensor) -> list[torch.Tensor]:
+        """Optional StyleSpace access: per-layer modulation style vectors."""
+        raise NotImplementedError(f"{type(self).__name__} has no StyleSpace access")
+
+
+class Inverter(abc.ABC):
+    """Turns frames into latent codes."""
+
+    @abc.abstractmethod
+    def invert(self, frames: torch.Tensor, generator: Generator, *,
+               progress: Progress = no_progress) -> torch.Tensor:
+        """Invert a batch of frames (N, 3, H, W) in [-1, 1] at the generator's
+        resolution; returns W+ codes (N, num_ws, D)."""
+
+
+class Dynamics(abc.ABC):
+    """A continuous-time model of a latent trajectory.
+
+    ``config`` is a JSON-able dict of the factory keywords that rebuild the
+    model; ``state_dict()`` holds tensors only, so a fitted model saves as
+    safetensors + JSON.
+    """
+
+    config: dict
+
+    @abc.abstractmethod
+    def fit(self, trajectory: LatentTrajectory, *, progress: Progress = no_progress) -> "Dynamics":
+        """Fit to an observed trajectory; returns self."""
+
+    @abc.abstractmethod
+    def predict(self, times) -> torch.Tensor:
+        """Codes (N, L, D) at any times (seconds), inside or past the observed range."""
+
+    @abc.abstractmethod
+    def propagate(self, z0: torch.Tensor, times) -> torch.Tensor:
+        """Codes (N, L, D) on the path that starts from ``z0`` (L, D) at the first
+        observed time (e.g. an edited frame 0); never pulled back to the keyframes."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything fitted, as tensors."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore a fitted model from :meth:`state_dict`."""
+
+
+@dataclass
+class Direction:
+    """A named edit direction: (D,) in W or (L, D) in W+, unit norm."""
+
+    name: str
+    vector: torch.Tensor
+    description: str = ""
+    scale: float = 1.0  # latent distance that strength 1.0 moves
+
+
+class Editor(abc.ABC):
+    """Offers edit directions and applies them."""
+
+    @abc.abstractmethod
+    def directions(self, generator: Generator) -> dict[str, Direction]:
+        """Named directions available for ``generator``."""
+
+    def apply(self, latents: torch.Tensor, direction: Direction, strength: float) -> torch.Tensor:
+        """Move codes (..., L, D) along ``direction`` by ``strength``."""
+        vec = direction.vector.to(latents)
+        if vec.dim() == 1:
+            vec = vec.expand(latents.shape[-2], -1)
+        return latents + strength * direction.scale * vec
+
+
+@dataclass
+class VideoInfo:
+    frames: int
+    width: int
+    height: int
+    fps: float
+
+
+@dataclass
+class FrameBatch:
+    """Decoded frames (N, H, W, 3) uint8 RGB and their timestamps (N,) in seconds."""
+
+    frames: np.ndarray
+    times: np.ndarray
+
+
+class VideoReader(abc.ABC):
+    @abc.abstractmethod
+    def probe(self, path) -> VideoInfo:
+        """Frame count, size and nominal frame rate, without decoding everything."""
+
+    @abc.abstractmethod
+    def read(self, path, *, batch_size: int = 16) -> Iterator[FrameBatch]:
+        """Decode frames in batches, in presentation order, with timestamps."""
+
+
+class VideoWriter(abc.ABC):
+    @abc.abstractmethod
+    def write(self, path, frames: Iterable[np.ndarray], *, fps: float) -> None:
+        """Write (H, W, 3) uint8 RGB frames (or (N, H, W, 3) batches) to ``path``."""
