@@ -1,0 +1,1 @@
+"""Core CLI commands, one module per command family; each exports ``COMMANDS``."""
