@@ -155,11 +155,15 @@ class DynodePluginManager(pluggy.PluginManager):
 
 
 def build_registry(pm: DynodePluginManager) -> Registry:
-    """Call every registration hook plugin by plugin, recording provenance."""
+    """Call every registration hook plugin by plugin, recording provenance.
+
+    Plugins are called in loading order (bundled, entry points, env), so a
+    later plugin can override an earlier one's name with ``replace=True``.
+    """
     registry = Registry()
     for kind in KINDS:
         caller = getattr(pm.hook, f"register_{kind}")
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():
             plugin_name = impl.plugin_name
             info = pm.infos.get(plugin_name)
             dist = info.distribution if info else None

@@ -1,0 +1,42 @@
+"""Shared test helpers: the fixtures folder beside the repo and a clean plugin manager."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+def fixture_path(*parts: str) -> Path:
+    """A path under ../shared/fixtures, or skip the test saying why."""
+    path = SHARED_FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/fixtures/{'/'.join(parts)} (absent in this checkout)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins(monkeypatch):
+    """Each test starts with plugins loaded from scratch and no dynode env switches."""
+    from dynode_core.plugins import reset_plugin_manager
+
+    for var in list(os.environ):
+        if var.startswith("DYNODE_"):
+            monkeypatch.delenv(var)
+    reset_plugin_manager()
+    yield
+    reset_plugin_manager()
+
+
+def run_dynode(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """Run the dynode CLI in a subprocess (as a user would)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DYNODE_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "dynode_core.cli", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, timeout=300)

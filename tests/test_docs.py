@@ -1,0 +1,29 @@
+"""Every hook is documented, in its docstring and in docs/plugins.md."""
+
+import inspect
+import re
+
+import pytest
+
+from dynode_core import hookspecs
+
+from conftest import REPO
+
+HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+         if hasattr(fn, "dynode_spec")]
+
+
+def test_there_are_hooks():
+    assert {"register_dynamics", "register_commands", "after_stage", "addhooks"} <= set(HOOKS)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_has_a_docstring_with_an_example(hook):
+    doc = inspect.getdoc(getattr(hookspecs, hook))
+    assert doc and "Example" in doc, f"hookspec {hook} needs a docstring with an example"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_hook_has_a_section_in_docs_plugins(hook):
+    text = (REPO / "docs" / "plugins.md").read_text()
+    assert re.search(rf"^### {hook}$", text, re.M), f"docs/plugins.md has no '### {hook}' section"
