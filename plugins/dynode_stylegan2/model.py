@@ -1,0 +1,249 @@
+"""StyleGAN2 generator and discriminator, in pure PyTorch, with rosinality's state-dict layout.
+
+Parameter and buffer names match rosinality/stylegan2-pytorch (``style.1.weight``,
+``convs.0.conv.modulation.weight``, ``noises.noise_0``, ...), so its checkpoints
+load directly. The modulated convolution modulates the activations, runs one
+convolution shared by the batch and demodulates the outputs: the same maths as
+the per-sample grouped convolution, several times faster on CPU. Resampling
+filters are depthwise convolutions (:mod:`.fir`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynode_core.interfaces import Generator
+
+from .fir import Blur, Upsample
+
+SQRT2 = math.sqrt(2.0)
+BLUR_TAPS = (1, 3, 3, 1)
+
+
+def channel_table(size: int, channel_multiplier: int = 2) -> dict[int, int]:
+    """rosinality's widths per resolution: 512 up to 32 px, then 256*m halving."""
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier,
+             128: 128 * channel_multiplier, 256: 64 * channel_multiplier,
+             512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    return {res: table[res] for res in resolutions(size)}
+
+
+def resolutions(size: int) -> list[int]:
+    """4, 8, ..., size (size a power of two >= 4)."""
+    log = int(math.log2(size))
+    if size < 4 or 2 ** log != size:
+        raise ValueError(f"size must be a power of two >= 4, got {size}")
+    return [2 ** i for i in range(2, log + 1)]
+
+
+def lrelu(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Leaky ReLU (0.2) after an optional per-channel bias, times sqrt(2)."""
+    if bias is not None:
+        x = x + bias.view(1, -1, *[1] * (x.dim() - 2))
+    return F.leaky_relu(x, 0.2) * SQRT2
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate (weights scaled at run time)."""
+
+    def __init__(self, in_dim, out_dim, *, bias_init=0.0, lr_mul=1.0, activate=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.scale, self.lr_mul, self.activate = lr_mul / math.sqrt(in_dim), lr_mul, activate
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight * self.scale
+
+    def forward(self, x):
+        out = F.linear(x, self.effective_weight(), self.bias * self.lr_mul)
+        return F.leaky_relu(out, 0.2) * SQRT2 if self.activate else out
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x):
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
+class ModulatedConv2d(nn.Module):
+    """Style-modulated convolution; ``forward(x, style)`` takes the modulation output (N, C_in)."""
+
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, *, demodulate=True, upsample=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
+        self.scale = 1.0 / math.sqrt(in_ch * kernel_size ** 2)
+        self.demodulate, self.upsample, self.padding = demodulate, upsample, kernel_size // 2
+        if upsample:
+            self.blur = Blur(BLUR_TAPS, pad=(1, 1), gain=4.0)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        weight = self.weight[0] * self.scale
+        x = x * style[:, :, None, None]
+        if self.upsample:
+            x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        else:
+            x = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            energy = style.square() @ weight.square().sum(dim=(2, 3)).t()
+            x = x * torch.rsqrt(energy + 1e-8)[:, :, None, None]
+        return self.blur(x) if self.upsample else x
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+
+class BiasLeakyReLU(nn.Module):
+    """rosinality's ``FusedLeakyReLU``: bias, leaky ReLU, gain sqrt(2)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return lrelu(x, self.bias)
+
+
+class StyledConv(nn.Module):
+    def __init__(self, in_ch, out_ch, style_dim, *, upsample=False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample)
+        self.noise = NoiseInjection()
+        self.activate = BiasLeakyReLU(out_ch)
+
+    def forward(self, x, style, noise=None):
+        x = self.conv(x, style)
+        if noise is not None:
+            x = x + self.noise.weight * noise
+        return self.activate(x)
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_ch, style_dim, *, upsample=True):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(BLUR_TAPS)
+        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x, style, skip=None):
+        out = self.conv(x, style) + self.bias
+        return out if skip is None else out + self.upsample(skip)
+
+
+class ConstantInput(nn.Module):
+    def __init__(self, channels, size=4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+
+class StyleGAN2Generator(Generator):
+    """StyleGAN2 (config F, skip generator): mapping z -> w, synthesis from W or W+.
+
+    ``channels`` maps each resolution 4..size to its width (default: rosinality's
+    table with ``channel_multiplier``). ``latent_avg`` is a buffer used by
+    truncation and :meth:`mean_latent`. ``forward`` is :meth:`synthesize`.
+    """
+
+    def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, *,
+                 channels: dict | None = None, channel_multiplier: int = 2, lr_mlp: float = 0.01):
+        super().__init__()
+        res = resolutions(size)
+        ch = {int(k): int(v) for k, v in (channels or channel_table(size, channel_multiplier)).items()}
+        if sorted(ch) != res:
+            raise ValueError(f"channels must give a width for each of {res}, got {sorted(ch)}")
+        self.resolution, self.latent_dim, self.num_ws = size, style_dim, 2 * len(res)
+        self.config = {"size": size, "style_dim": style_dim, "n_mlp": n_mlp,
+                       "channels": {str(k): v for k, v in ch.items()}, "lr_mlp": lr_mlp}
+        self.style = nn.Sequential(PixelNorm(), *[
+            EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activate=True) for _ in range(n_mlp)])
+        self.input = ConstantInput(ch[4])
+        self.conv1 = StyledConv(ch[4], ch[4], style_dim)
+        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False)
+        self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
+        for prev, r in zip(res, res[1:]):
+            self.convs.append(StyledConv(ch[prev], ch[r], style_dim, upsample=True))
+            self.convs.append(StyledConv(ch[r], ch[r], style_dim))
+            self.to_rgbs.append(ToRGB(ch[r], style_dim))
+        self.noises = nn.Module()
+        for i in range(2 * len(res) - 1):
+            r = 2 ** ((i + 5) // 2)
+            self.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, r, r))
+        self.register_buffer("latent_avg", torch.zeros(style_dim))
+        # (name, module, W+ index) in execution order: the StyleSpace layers.
+        layers = [("conv1", self.conv1, 0), ("to_rgb1", self.to_rgb1, 1)]
+        for k, rgb in enumerate(self.to_rgbs):
+            layers += [(f"convs.{2 * k}", self.convs[2 * k], 2 * k + 1),
+                       (f"convs.{2 * k + 1}", self.convs[2 * k + 1], 2 * k + 2),
+                       (f"to_rgbs.{k}", rgb, 2 * k + 3)]
+        self.style_layer_names = [name for name, _, _ in layers]
+        self._style_layers = [(module.conv.modulation, idx) for _, module, idx in layers]
+
+    # -- latent spaces ---------------------------------------------------------------
+    def mean_latent(self) -> torch.Tensor:
+        return self.latent_avg.detach().clone()
+
+    def mapping(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        w = self.style(z)
+        return w if truncation == 1.0 else torch.lerp(self.latent_avg.to(w), w, truncation)
+
+    @torch.no_grad()
+    def estimate_mean_latent(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
+        """Set ``latent_avg`` to the mean of ``n`` mapped z (seeded); returns it."""
+        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        w = torch.cat([self.style(c.to(self.latent_avg)) for c in z.split(1024)])
+        self.latent_avg.copy_(w.mean(0))
+        return self.mean_latent()
+
+    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
+        """W (N, D) -> W+ (N, num_ws, D); W+ passes through after a shape check."""
+        if w.dim() == 2:
+            return w.unsqueeze(1).expand(-1, self.num_ws, -1)
+        if w.dim() == 3 and w.shape[1] == self.num_ws:
+            return w
+        raise ValueError(f"expected W (N, {self.latent_dim}) or W+ (N, {self.num_ws}, "
+                         f"{self.latent_dim}), got {tuple(w.shape)}")
+
+    def styles(self, w: torch.Tensor) -> list[torch.Tensor]:
+        """StyleSpace: per-layer modulation outputs (N, C_in), in ``style_layer_names`` order."""
+        wplus = self.broadcast(w)
+        return [mod(wplus[:, idx]) for mod, idx in self._style_layers]
+
+    def modulation_weights(self) -> list[torch.Tensor]:
+        """Per-layer (C_in, D) matrices A with style = A @ w + b (``style_layer_names`` order)."""
+        return [mod.effective_weight().detach() for mod, _ in self._style_layers]
+
+    # -- synthesis ---------------------------------------------------------------------
+    def _noise(self, mode: str, n: int) -> list:
+        buffers = [getattr(self.noises, f"noise_{i}") for i in range(2 * len(self.to_rgbs) + 1)]
+        makers = {"const": lambda: buffers,
+                  "random": lambda: [torch.randn(n, 1, *b.shape[2:]).to(b) for b in buffers],
+                  "none": lambda: [None] * len(buffers)}
+        if mode not in makers:
+            raise ValueError(f"unknown noise_mode {mode!r}; valid: {', '.join(makers)}")
+        return makers[mode]()
+
+    def synthesize(self, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        return self.synthesize_styles(self.styles(w), noise_mode)
+
+    forward = synthesize
+
+    def synthesize_styles(self, styles: list[torch.Tensor], noise_mode: str = "const"):
+        """Render from StyleSpace vectors (as :meth:`styles` returns, possibly edited)."""
+        noise = self._noise(noise_mode, styles[0].shape[0])
+        x = self.input.input.expand(styles[0].shape[0], -1, -1, -1)
+        x = self.conv1(x, styles[0], noise[0])
+        skip = self.to_rgb1(x, styles[1])
+        for k, rgb in enumerate(self.to_rgbs):
+            s = styles[2 + 3 * k: 5 + 3 * k]
+            x = self.convs[2 * k](x, s[0], noise[2 * k + 1])
+            x = self.convs[2 * k + 1](x, s[1], noise[2 * k + 2])
+            skip = rgb(x, s[2], skip)
+        return skip
