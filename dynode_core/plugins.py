@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "dynode_video",
     "dynode_stylegan2",
     "dynode_dynamics",
+    "dynode_shapes",
 )
 
 ENTRY_POINT_GROUP = "dynode"
