@@ -1,0 +1,71 @@
+"""Codes to frames: batched rendering, uint8 conversion and contact sheets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .interfaces import Progress, no_progress
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Images (N, 3, H, W) in [-1, 1] to (N, H, W, 3) uint8."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """Frames (N, H, W, 3) uint8 to (N, 3, H, W) float in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def render_batches(generator, codes: torch.Tensor, *, batch_size: int = 16,
+                   noise_mode: str = "const", progress: Progress = no_progress
+                   ) -> Iterator[np.ndarray]:
+    """Render codes (N, L, D) in batches with ``noise_mode`` (``const`` for video:
+    no flicker); yields (B, H, W, 3) uint8 arrays."""
+    device = next(generator.parameters()).device
+    total = int(codes.shape[0])
+    with torch.no_grad():
+        for start in range(0, total, batch_size):
+            batch = codes[start:start + batch_size].to(device)
+            yield to_uint8(generator.synthesize(batch, noise_mode=noise_mode))
+            progress(len(batch), total=total)
+
+
+def render_all(generator, codes: torch.Tensor, **kwargs) -> np.ndarray:
+    """All frames at once (N, H, W, 3) uint8; use :func:`render_batches` for long videos."""
+    return np.concatenate(list(render_batches(generator, codes, **kwargs)), axis=0)
+
+
+def pick_columns(n: int, columns: int) -> np.ndarray:
+    """``columns`` evenly spaced indices into ``n`` frames (all of them if fewer)."""
+    return np.unique(np.linspace(0, n - 1, min(n, columns)).round().astype(int))
+
+
+def contact_sheet(rows: list[tuple[str, np.ndarray]], path, *, columns: int = 8,
+                  scale: int = 1) -> Path:
+    """Write a PNG grid: one labelled row per (label, frames (N, H, W, 3)), ``columns``
+    evenly spaced frames from each. Written atomically."""
+    from PIL import Image, ImageDraw
+
+    from .io import atomic_path
+
+    h, w = rows[0][1].shape[1:3]
+    h, w = h * scale, w * scale
+    label_w, pad = 110, 2
+    sheet = Image.new("RGB", (label_w + columns * (w + pad), len(rows) * (h + pad)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (label, frames) in enumerate(rows):
+        y = r * (h + pad)
+        draw.text((4, y + h // 2 - 6), label, fill="black")
+        for c, idx in enumerate(pick_columns(len(frames), columns)):
+            tile = Image.fromarray(frames[idx]).resize((w, h), Image.NEAREST)
+            sheet.paste(tile, (label_w + c * (w + pad), y))
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return Path(path)

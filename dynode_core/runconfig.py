@@ -1,0 +1,92 @@
+"""The configuration of a ``dynode run``: defaults, TOML in and out, validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FORMAT = "dynode.run/1"
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a run; ``config.toml`` in a run folder reproduces it."""
+
+    input: str | None = None  # a video, GIF or frame folder; None renders a world clip
+    generator: str = "shapes64"
+    checkpoint: str | None = None
+    encoder: str | None = None  # a registered encoder name or a file; None: the generator's
+    inverter: str | None = None  # None: hybrid when an encoder exists, else optim
+    inversion_steps: int | None = None
+    dynamics: str = "ode"
+    interpolate: int = 4
+    extrapolate: float = 0.0  # seconds past the last frame
+    edits: list[str] = field(default_factory=list)
+    propagate: str = "dynamics"
+    crop: str = "center"
+    max_frames: int | None = None  # read at most this many frames of the input
+    demo_motion: str = "circle"  # world clip rendered when input is None
+    demo_frames: int = 64
+    fps: float | None = None  # frame rate for frame folders
+    device: str = "auto"
+    seed: int = 0
+    batch_size: int = 16
+    out: str = "dynode-run"
+
+    def __post_init__(self) -> None:
+        if self.interpolate < 1:
+            raise InputError(f"--interpolate must be >= 1, got {self.interpolate}")
+        if self.extrapolate < 0:
+            raise InputError(f"--extrapolate must be >= 0 seconds, got {self.extrapolate}")
+        if self.crop not in ("center", "none"):
+            raise InputError(f"--crop must be 'center' or 'none', got {self.crop!r}")
+        self.edits = list(self.edits)
+
+    # ---------------------------------------------------------------- TOML
+    def to_toml(self) -> str:
+        import tomli_w
+
+        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return tomli_w.dumps({"format": CONFIG_FORMAT, "run": data})
+
+    @classmethod
+    def from_toml(cls, path, **overrides) -> "RunConfig":
+        """Read ``config.toml``; ``overrides`` (e.g. from the command line) win."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(f"no such config file: {path}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not valid TOML: {exc}") from None
+        if doc.get("format") != CONFIG_FORMAT:
+            raise InputError(f"{path}: format {doc.get('format')!r} is not {CONFIG_FORMAT!r}")
+        data = dict(doc.get("run", {}))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{path}: unknown settings {', '.join(unknown)}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**data)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA device is available")
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"unknown --device {device!r}; valid: auto, cpu, cuda")
+    return device
