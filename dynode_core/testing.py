@@ -1,0 +1,91 @@
+"""Conformance checks for plugin authors: call them from your own tests.
+
+Each check runs on tiny CPU inputs and raises :class:`AssertionError` whose
+message names the broken rule.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _rule(ok: bool, rule: str, detail: str) -> None:
+    if not ok:
+        raise AssertionError(f"{rule}: {detail}")
+
+
+def check_generator(generator, *, batch: int = 2, max_abs: float = 16.0, atol: float = 1e-4,
+                    seed: int = 0) -> None:
+    """Check a :class:`dynode_core.interfaces.Generator` against the contract.
+
+    Rules: attribute types; mean latent and mapping shapes; truncation 0 gives the
+    mean latent; image shape, finite values within ``max_abs`` (about [-1, 1]; random
+    weights overshoot) that depend on the code; W equals W+ broadcast to every layer;
+    ``const`` noise is deterministic, ``random`` and ``none`` render; a batch renders
+    as its samples one by one; the gradient reaches every layer of a W+ input;
+    ``styles`` (when offered) gives one (N, C) tensor per layer.
+    """
+    g = generator
+    for attr in ("latent_dim", "num_ws", "resolution"):
+        value = getattr(g, attr, None)
+        _rule(isinstance(value, int) and value > 0, "attributes", f"{attr} = {value!r}, expected a "
+              "positive int")
+    d, n_ws, res = g.latent_dim, g.num_ws, g.resolution
+    ref = next(iter(g.parameters()), None) if isinstance(g, torch.nn.Module) else None
+    device, dtype = (ref.device, ref.dtype) if ref is not None else (torch.device("cpu"), torch.float32)
+    rng = torch.Generator().manual_seed(seed)
+    z = torch.randn(batch, d, generator=rng).to(device, dtype)
+
+    with torch.no_grad():
+        avg = g.mean_latent()
+        _rule(tuple(avg.shape) == (d,) and bool(torch.isfinite(avg).all()), "mean latent",
+              f"mean_latent() gave shape {tuple(avg.shape)}, expected ({d},) and finite")
+        w = g.mapping(z)
+        _rule(tuple(w.shape) == (batch, d) and bool(torch.isfinite(w).all()), "mapping",
+              f"mapping(z) gave shape {tuple(w.shape)}, expected ({batch}, {d}) and finite")
+        w0 = g.mapping(z, truncation=0.0)
+        _rule(torch.allclose(w0, avg.to(w0).expand_as(w0), atol=atol), "truncation",
+              f"truncation 0 must give the mean latent (max diff "
+              f"{(w0 - avg.to(w0)).abs().max().item():.3g})")
+
+        img = g.synthesize(w, noise_mode="const")
+        _rule(tuple(img.shape) == (batch, 3, res, res), "image shape",
+              f"synthesize gave {tuple(img.shape)}, expected ({batch}, 3, {res}, {res})")
+        _rule(bool(torch.isfinite(img).all()), "finite images", "synthesize gave NaN or inf")
+        peak = img.abs().max().item()
+        _rule(peak <= max_abs, "image range", f"max |pixel| = {peak:.3g} > {max_abs} (expected "
+              "images in about [-1, 1])")
+        _rule(batch < 2 or (img[0] - img[1]).abs().max().item() > 1e-6, "depends on code",
+              "two different codes rendered the same image")
+
+        def same(a, b, rule, what):
+            diff = (a - b).abs().max().item()
+            _rule(diff <= atol * max(1.0, peak), rule, f"{what} (max diff {diff:.3g})")
+
+        wplus = w.unsqueeze(1).repeat(1, n_ws, 1)
+        same(g.synthesize(wplus, noise_mode="const"), img, "W vs W+ broadcast",
+             "W (N, D) must render as W+ with the code repeated on every layer")
+        same(g.synthesize(w, noise_mode="const"), img, "const noise determinism",
+             "noise_mode='const' must render the same image twice")
+        for mode in ("random", "none"):
+            out = g.synthesize(w, noise_mode=mode)
+            _rule(tuple(out.shape) == tuple(img.shape) and bool(torch.isfinite(out).all()),
+                  f"noise_mode {mode}", f"gave shape {tuple(out.shape)} or non-finite values")
+        singles = torch.cat([g.synthesize(wplus[i:i + 1], noise_mode="const") for i in range(batch)])
+        same(singles, img, "batch consistency", "a batch must render as its samples one by one")
+
+    wplus = wplus.detach().clone().requires_grad_(True)
+    g.synthesize(wplus, noise_mode="const").square().mean().backward()
+    grad = wplus.grad
+    _rule(grad is not None and bool(torch.isfinite(grad).all()), "gradient to W+",
+          "no finite gradient reached the W+ input")
+    dead = [i for i in range(n_ws) if grad[:, i].abs().max().item() == 0.0]
+    _rule(not dead, "gradient to W+", f"layers {dead} of W+ get no gradient")
+
+    try:
+        styles = g.styles(w)
+    except NotImplementedError:
+        return
+    _rule(len(styles) > 0 and all(s.dim() == 2 and s.shape[0] == batch for s in styles),
+          "styles", f"styles(w) must give one (N, C) tensor per layer, got "
+          f"{[tuple(s.shape) for s in styles]}")
