@@ -36,20 +36,21 @@ def pad_even(frame: np.ndarray) -> np.ndarray:
 
 
 class Mp4Writer(VideoWriter):
-    """H.264 (libx264, yuv420p) in an mp4/mov container, moov atom first (faststart).
+    """H.264 (libx264) in an mp4/mov container, moov atom first (faststart).
 
-    ``crf`` 12 keeps round trips close (mean abs error ~1 level on smooth
-    content); raise it (18-23) for smaller files. An odd width or height is
-    padded to even by repeating the last column / row, so the file is one
-    pixel larger on that side. ``fps`` may be fractional (29.97 is stored as
-    30000/1001). yuv420p halves colour resolution (most of the round-trip
-    error on colourful content); ``pix_fmt="yuv444p"`` keeps it, at the cost
-    of players that cannot show it.
+    ``crf`` 12 keeps round trips close: on the colourful 64x64 test clip the
+    mean abs error is 2.4 levels, of which 2.1 is yuv420p's halved colour
+    resolution (crf 0 gives 2.1); ``pix_fmt="yuv444p"`` brings it to 1.3, at
+    the cost of players that cannot show it. Raise ``crf`` (18-23) for smaller
+    files. An odd width or height is padded to even by repeating the last
+    column / row, so the file is one pixel larger on that side. ``fps`` may be
+    fractional (29.97 is stored as 30000/1001).
     """
 
     def __init__(self, crf: int = 12, preset: str = "medium", codec: str = "libx264",
                  pix_fmt: str = "yuv420p") -> None:
-        self.crf, self.preset, self.codec, self.pix_fmt = int(crf), str(preset), str(codec), str(pix_fmt)
+        self.crf, self.preset = int(crf), str(preset)
+        self.codec, self.pix_fmt = str(codec), str(pix_fmt)
 
     def write(self, path, frames: Iterable[np.ndarray], *, fps: float) -> None:
         import av
