@@ -28,6 +28,7 @@ DEFAULT_PLUGINS = (
     "dynode_stylegan2",
     "dynode_dynamics",
     "dynode_shapes",
+    "dynode_editors",
 )
 
 ENTRY_POINT_GROUP = "dynode"

@@ -89,3 +89,49 @@ def check_generator(generator, *, batch: int = 2, max_abs: float = 16.0, atol: f
     _rule(len(styles) > 0 and all(s.dim() == 2 and s.shape[0] == batch for s in styles),
           "styles", f"styles(w) must give one (N, C) tensor per layer, got "
           f"{[tuple(s.shape) for s in styles]}")
+
+
+def check_editor(editor, generator, *, max_directions: int = 8, atol: float = 1e-5,
+                 seed: int = 0) -> None:
+    """Check a :class:`dynode_core.interfaces.Editor` against the contract on ``generator``.
+
+    Rules: ``directions(generator)`` is a dict of names to directions whose ``name``
+    matches its key; each vector is finite, (D,) or (num_ws, D), and normalised (a
+    (D,) vector has unit norm, an (L, D) one has largest layer norm 1); ``scale``
+    is a positive number; ``apply`` keeps the shape of W+ codes (N, L, D) and of
+    one code (L, D), strength 0 changes nothing, and the change is linear in the
+    strength (for the first ``max_directions`` directions).
+    """
+    d, n_ws = generator.latent_dim, generator.num_ws
+    found = editor.directions(generator)
+    _rule(isinstance(found, dict), "directions", f"directions() gave a {type(found).__name__}, "
+          "expected a dict of name -> Direction")
+    rng = torch.Generator().manual_seed(seed)
+    codes = torch.randn(3, n_ws, d, generator=rng)
+    for key, direction in list(found.items())[:max_directions]:
+        _rule(isinstance(key, str) and key != "" and getattr(direction, "name", None) == key,
+              "direction names", f"key {key!r} holds a direction named "
+              f"{getattr(direction, 'name', None)!r}")
+        vec = torch.as_tensor(direction.vector)
+        _rule(tuple(vec.shape) in ((d,), (n_ws, d)), "direction shape",
+              f"{key!r} has shape {tuple(vec.shape)}, expected ({d},) or ({n_ws}, {d})")
+        _rule(bool(torch.isfinite(vec).all()), "finite direction", f"{key!r} holds NaN or inf")
+        norm = float(vec.norm() if vec.dim() == 1 else vec.norm(dim=-1).max())
+        _rule(abs(norm - 1.0) < 1e-4, "normalised direction",
+              f"{key!r} has norm {norm:.6g} (largest layer norm for W+), expected 1")
+        scale = getattr(direction, "scale", 1.0)
+        _rule(isinstance(scale, (int, float)) and scale > 0, "scale",
+              f"{key!r} has scale {scale!r}, expected a positive number")
+        zero = editor.apply(codes, direction, 0.0)
+        _rule(tuple(zero.shape) == tuple(codes.shape) and torch.allclose(zero, codes, atol=atol),
+              "strength 0", f"apply(codes, {key!r}, 0) must return the codes unchanged")
+        one, two = editor.apply(codes, direction, 1.0), editor.apply(codes, direction, 2.0)
+        _rule(tuple(one.shape) == tuple(codes.shape), "apply shape",
+              f"apply on {tuple(codes.shape)} gave {tuple(one.shape)}")
+        _rule(torch.allclose(two - codes, 2 * (one - codes), atol=atol * 10), "linear in strength",
+              f"apply(…, 2) - codes must be twice apply(…, 1) - codes for {key!r}")
+        _rule((one - codes).abs().max().item() > 0, "apply moves", f"strength 1 of {key!r} "
+              "left the codes unchanged")
+        single = editor.apply(codes[0], direction, 1.0)
+        _rule(tuple(single.shape) == (n_ws, d) and torch.allclose(single, one[0], atol=atol),
+              "apply one code", f"apply on one code (L, D) must match the batch's first row")

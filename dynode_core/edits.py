@@ -1,0 +1,240 @@
+"""Edits: the ``EDITOR:DIRECTION[:STRENGTH]`` syntax, direction lookup and propagation.
+
+An edit is made on frame 0's code only and carried through the video by a
+propagation strategy (:data:`PROPAGATIONS`):
+
+- ``dynamics``: re-solve the fitted dynamics from the edited frame-0 code
+  (``dynamics.propagate``); the edit follows the learned motion field;
+- ``offset``: add frame 0's latent offset to every frame (per-frame editing,
+  the usual baseline); needs no dynamics at the observed times;
+- ``cde``: the edited start driven by the original control path; only for the
+  ``cde`` dynamics.
+
+Python API::
+
+    from dynode_core.edits import parse_edit, resolve_edit, propagate_edit
+    edit = resolve_edit("file:smile.pt:1.5", generator=None, latent_shape=(18, 512))
+    codes = propagate_edit(dynamics, trajectory, edit, strategy="dynamics", times=times)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .errors import InputError
+
+#: Strength when a spec gives none.
+DEFAULT_STRENGTH = 1.0
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    """A parsed ``EDITOR:DIRECTION[:STRENGTH]``."""
+
+    editor: str
+    direction: str
+    strength: float = DEFAULT_STRENGTH
+
+    def __str__(self) -> str:
+        return f"{self.editor}:{self.direction}:{self.strength:g}"
+
+
+def parse_edit(spec: str | EditSpec) -> EditSpec:
+    """Parse ``EDITOR:DIRECTION[:STRENGTH]`` (e.g. ``sefa:3:2.0``, ``file:smile.pt``).
+
+    The editor is the text before the first colon; a last colon-separated part that
+    is a number is the strength (so directions may be paths holding colons).
+    """
+    if isinstance(spec, EditSpec):
+        return spec
+    editor, sep, rest = str(spec).strip().partition(":")
+    direction, strength = rest, DEFAULT_STRENGTH
+    head, colon, tail = rest.rpartition(":")
+    if colon:
+        try:
+            strength = float(tail)
+        except ValueError:
+            pass
+        else:
+            direction = head
+    if not sep or not editor or not direction:
+        raise InputError(f"bad edit {spec!r}: use EDITOR:DIRECTION[:STRENGTH], e.g. sefa:3:2.0 or "
+                         "file:smile.pt:1.5")
+    if not math.isfinite(strength):
+        raise InputError(f"bad edit {spec!r}: the strength must be a finite number")
+    return EditSpec(editor.lower(), direction, strength)
+
+
+@dataclass(frozen=True)
+class LatentShape:
+    """Stands in for a generator where only the latent shape is known (direction files)."""
+
+    num_ws: int
+    latent_dim: int
+
+
+@dataclass
+class Edit:
+    """A resolved edit: the editor, its direction and the strength."""
+
+    spec: EditSpec
+    editor: object
+    direction: object
+    options: dict = field(default_factory=dict)
+
+    @property
+    def strength(self) -> float:
+        return self.spec.strength
+
+    def apply(self, codes: torch.Tensor) -> torch.Tensor:
+        """The edited codes (..., L, D)."""
+        return self.editor.apply(codes, self.direction, self.strength)
+
+
+def editor_names() -> list[str]:
+    from .plugins import get_registry
+
+    return get_registry().names("editors")
+
+
+def create_editor(name: str, **options):
+    """An editor from the registry, built with ``options``; errors list the valid names."""
+    from .plugins import get_registry
+    from .registry import RegistryError
+
+    try:
+        component = get_registry().get("editors", name)
+    except RegistryError as exc:
+        raise InputError(str(exc)) from None
+    return component.create(**options)
+
+
+def find_direction(editor, name: str, generator, editor_name: str = "editor"):
+    """The direction ``name`` of ``editor`` (its ``direction()`` method when it has one,
+    else a lookup in ``directions(generator)`` whose error lists the valid names)."""
+    lookup = getattr(editor, "direction", None)
+    if callable(lookup):
+        return lookup(name, generator)
+    found = editor.directions(generator)
+    if name not in found:
+        valid = ", ".join(list(found)[:20]) + (", ..." if len(found) > 20 else "")
+        raise InputError(f"editor '{editor_name}' has no direction {name!r}; valid directions: "
+                         f"{valid or '(none)'}")
+    return found[name]
+
+
+def resolve_edit(spec, generator=None, *, latent_shape=None, **options) -> Edit:
+    """Parse ``spec`` and find its direction.
+
+    ``generator``: needed by editors that read the model (sefa, ganspace, supervised).
+    ``latent_shape``: ``(L, D)`` used in its place when there is no generator (file
+    directions). ``options``: the editor's keyword options.
+    """
+    spec = parse_edit(spec)
+    editor = create_editor(spec.editor, **options)
+    space = generator if generator is not None else (
+        LatentShape(*latent_shape) if latent_shape is not None else None)
+    direction = find_direction(editor, spec.direction, space, spec.editor)
+    return Edit(spec, editor, direction, dict(options))
+
+
+def resolve_direction(spec, generator=None, **kwargs):
+    """The :class:`~dynode_core.interfaces.Direction` an edit spec names."""
+    return resolve_edit(spec, generator, **kwargs).direction
+
+
+# ------------------------------------------------------------------ propagation
+
+
+def dynamics_name(dynamics) -> str:
+    """The component name of a dynamics model (``component`` attribute), or its class name."""
+    return str(getattr(dynamics, "component", None) or getattr(dynamics, "name", None)
+               or type(dynamics).__name__)
+
+
+def _same_times(a, b) -> bool:
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=0, atol=1e-9))
+
+
+def reference_codes(dynamics, trajectory, times) -> torch.Tensor:
+    """The unedited codes at ``times``: the observed ones at the observed times, else
+    ``dynamics.predict(times)``."""
+    if _same_times(times, trajectory.times):
+        return trajectory.latents.clone()
+    if dynamics is None:
+        raise InputError("codes at times other than the observed ones need fitted dynamics")
+    return torch.as_tensor(dynamics.predict(times)).detach().cpu().float()
+
+
+def _offset(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+    return reference_codes(dynamics, trajectory, times) + (edited0 - z0)
+
+
+def _via_dynamics(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+    if dynamics is None:
+        raise InputError("propagation 'dynamics' needs fitted dynamics (a folder written by "
+                         "`dynode fit`)")
+    return torch.as_tensor(dynamics.propagate(edited0, times)).detach().cpu().float()
+
+
+def _via_cde(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+    name = "none" if dynamics is None else dynamics_name(dynamics)
+    if name != "cde":
+        raise InputError(f"propagation 'cde' needs the 'cde' dynamics, but the dynamics are "
+                         f"'{name}': fit with `dynode fit --dynamics cde`, or use --propagate "
+                         "dynamics or offset")
+    return _via_dynamics(dynamics, trajectory, z0, edited0, times)
+
+
+#: Propagation strategies: name -> fn(dynamics, trajectory, z0, edited z0, times) -> codes.
+PROPAGATIONS: dict[str, Callable] = {"dynamics": _via_dynamics, "offset": _offset, "cde": _via_cde}
+
+
+def _check_fit(direction, trajectory) -> None:
+    vector = getattr(direction, "vector", None)
+    if vector is None:
+        return
+    if vector.shape[-1] != trajectory.dim:
+        raise InputError(f"direction '{direction.name}' has D={vector.shape[-1]} but the "
+                         f"trajectory's codes have D={trajectory.dim}")
+    if vector.dim() == 2 and vector.shape[0] != trajectory.num_layers:
+        raise InputError(f"direction '{direction.name}' is W+ with {vector.shape[0]} layers but "
+                         f"the trajectory has {trajectory.num_layers} layer(s)")
+
+
+def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "dynamics",
+                   times=None, **options) -> torch.Tensor:
+    """Edit frame 0 of ``trajectory`` and carry the edit to ``times`` (default: the
+    observed times) with ``strategy`` (a name in :data:`PROPAGATIONS`).
+
+    ``edit``: an :class:`Edit`, or a spec resolved with ``generator`` and ``options``.
+    Returns the edited codes (len(times), L, D).
+    """
+    if strategy not in PROPAGATIONS:
+        raise InputError(f"unknown propagation {strategy!r}; valid propagations: "
+                         f"{', '.join(PROPAGATIONS)}")
+    if not isinstance(edit, Edit):
+        edit = resolve_edit(edit, generator,
+                            latent_shape=(trajectory.num_layers, trajectory.dim), **options)
+    _check_fit(edit.direction, trajectory)
+    times = trajectory.times if times is None else torch.as_tensor(times, dtype=torch.float64)
+    z0 = trajectory.latents[0]
+    edited0 = edit.apply(z0)
+    return PROPAGATIONS[strategy](dynamics, trajectory, z0, edited0, times)
+
+
+def upsample_times(times, factor: int) -> torch.Tensor:
+    """``factor`` steps per observed interval: factor*(T-1)+1 times over the same span."""
+    times = torch.as_tensor(times, dtype=torch.float64)
+    if int(factor) != factor or factor < 1:
+        raise InputError(f"--factor must be a positive integer, got {factor}")
+    if factor == 1 or len(times) < 2:
+        return times.clone()
+    steps = torch.arange(int(factor), dtype=torch.float64) / factor
+    inner = (times[:-1, None] + steps * (times[1:] - times[:-1])[:, None]).reshape(-1)
+    return torch.cat([inner, times[-1:]])
