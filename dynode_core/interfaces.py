@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
-import numpy as np
 import torch
 
 from .trajectory import LatentTrajectory
@@ -123,33 +122,5 @@ class Editor(abc.ABC):
         return latents + strength * direction.scale * vec
 
 
-@dataclass
-class VideoInfo:
-    frames: int
-    width: int
-    height: int
-    fps: float
-
-
-@dataclass
-class FrameBatch:
-    """Decoded frames (N, H, W, 3) uint8 RGB and their timestamps (N,) in seconds."""
-
-    frames: np.ndarray
-    times: np.ndarray
-
-
-class VideoReader(abc.ABC):
-    @abc.abstractmethod
-    def probe(self, path) -> VideoInfo:
-        """Frame count, size and nominal frame rate, without decoding everything."""
-
-    @abc.abstractmethod
-    def read(self, path, *, batch_size: int = 16) -> Iterator[FrameBatch]:
-        """Decode frames in batches, in presentation order, with timestamps."""
-
-
-class VideoWriter(abc.ABC):
-    @abc.abstractmethod
-    def write(self, path, frames: Iterable[np.ndarray], *, fps: float) -> None:
-        """Write (H, W, 3) uint8 RGB frames (or (N, H, W, 3) batches) to ``path``."""
+# Video contracts live in a torch-free module so that video I/O imports fast.
+from .video_types import FrameBatch, VideoInfo, VideoReader, VideoWriter  # noqa: E402,F401

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .errors import InputError
-from .interfaces import FrameBatch, VideoInfo
+from .video_types import FrameBatch, VideoInfo
 
 PathLike = str | os.PathLike
 

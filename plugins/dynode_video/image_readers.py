@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from dynode_core.errors import InputError
-from dynode_core.interfaces import FrameBatch, VideoInfo, VideoReader
+from dynode_core.video_types import FrameBatch, VideoInfo, VideoReader
 from dynode_core.video import batch_frames
 
 from .images import to_rgb

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from dynode_core.errors import InputError
-from dynode_core.interfaces import FrameBatch, VideoInfo, VideoReader
+from dynode_core.video_types import FrameBatch, VideoInfo, VideoReader
 from dynode_core.video import batch_frames
 
 

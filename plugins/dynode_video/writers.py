@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from dynode_core.errors import InputError
-from dynode_core.interfaces import VideoWriter
+from dynode_core.video_types import VideoWriter
 from dynode_core.io import OutputError, atomic_path
 from dynode_core.video import iter_frames
 
