@@ -50,12 +50,28 @@ def _component_for(kind: str, path: Path, *, directory: bool = False):
                      f"supported: {_supported(kind)}")
 
 
+def _scheme_reader(path: PathLike):
+    """The reader registered with ``scheme=NAME`` for a source written ``NAME:...``
+    (e.g. ``world:circle:64``, a clip the shapes world renders), if any."""
+    text = str(path)
+    name, sep, _ = text.partition(":")
+    if not sep or not name.isalpha() or len(name) < 2 or Path(text).exists():
+        return None
+    for component in _registry().components("video_readers"):
+        if component.meta.get("scheme") == name:
+            return component
+    return None
+
+
 def get_reader(path: PathLike, *, reader: str | None = None, **options):
     """The :class:`~dynode_core.interfaces.VideoReader` for ``path``.
 
     ``reader`` names a registered reader instead of choosing by suffix;
     ``options`` go to the reader's factory (e.g. ``fps`` for frame folders).
     """
+    scheme = _scheme_reader(path)
+    if scheme is not None and reader is None:
+        return scheme.create(**options)
     path = Path(path)
     if not path.exists():
         raise InputError(f"cannot read {path}: no such file or folder")
@@ -66,7 +82,7 @@ def get_reader(path: PathLike, *, reader: str | None = None, **options):
 
 def probe_video(path: PathLike, *, reader: str | None = None, **options) -> VideoInfo:
     """Frame count, size and nominal frame rate of a video, without decoding it all."""
-    return get_reader(path, reader=reader, **options).probe(Path(path))
+    return get_reader(path, reader=reader, **options).probe(_source(path))
 
 
 def read_video(path: PathLike, batch_size: int = 16, *, reader: str | None = None,
@@ -80,7 +96,13 @@ def read_video(path: PathLike, batch_size: int = 16, *, reader: str | None = Non
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    return get_reader(path, reader=reader, **options).read(Path(path), batch_size=int(batch_size))
+    return get_reader(path, reader=reader, **options).read(_source(path),
+                                                           batch_size=int(batch_size))
+
+
+def _source(path: PathLike):
+    """A path, or the string itself for a ``scheme:`` source."""
+    return str(path) if _scheme_reader(path) is not None else Path(path)
 
 
 def read_all(path: PathLike, *, reader: str | None = None, **options) -> FrameBatch:

@@ -155,3 +155,17 @@ def test_cli_rejects_an_unknown_motion(tmp_path):
                                          "--out", str(tmp_path / "x.mp4")])
     assert result.exit_code == 1
     assert "valid motions: circle" in result.output and not (tmp_path / "x.mp4").exists()
+
+
+def test_world_sources_read_like_any_video():
+    import numpy as np
+
+    from dynode_core.errors import InputError
+    from dynode_core.video import probe_video, read_all
+
+    batch = read_all("world:circle:10:20")
+    assert batch.frames.shape == (10, 64, 64, 3) and batch.frames.dtype == np.uint8
+    assert np.allclose(batch.times, np.arange(10) / 20)
+    assert probe_video("world:spin:5").frames == 5
+    with pytest.raises(InputError, match="valid: .*circle"):
+        read_all("world:nope")

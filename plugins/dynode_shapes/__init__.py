@@ -15,3 +15,15 @@ def register_commands(cli):
     from .commands import world
 
     cli.add_command(world)
+
+
+def _world_reader(**_options):
+    from .reader import WorldReader
+
+    return WorldReader()
+
+
+@hookimpl
+def register_video_readers(register):
+    register("world", _world_reader, scheme="world",
+             description="world:MOTION[:FRAMES[:FPS]] renders a clip of the shapes world")
