@@ -1,0 +1,128 @@
+"""``dynode generate``: a grid of random samples from any registered generator."""
+
+from __future__ import annotations
+
+import click
+
+GRID_FORMAT = "dynode.generate/1"
+
+
+class _ComponentName(click.ParamType):
+    """:class:`dynode_core.cli.ComponentName`, resolved on first use: this module is
+    imported while ``dynode_core.cli`` loads, so it cannot import it at the top."""
+
+    name = "name"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _real(self):
+        from ..cli import ComponentName
+
+        return ComponentName(self.kind)
+
+    def get_metavar(self, param, ctx=None):
+        return self._real().get_metavar(param, ctx)
+
+    def convert(self, value, param, ctx):
+        return self._real().convert(value, param, ctx)
+
+    def shell_complete(self, ctx, param, incomplete):
+        return self._real().shell_complete(ctx, param, incomplete)
+
+
+def _grid(frames, columns: int):
+    """(N, H, W, 3) uint8 -> one PIL image, ``columns`` wide, row-major, black fill."""
+    import numpy as np
+    from PIL import Image
+
+    n, h, w, _ = frames.shape
+    rows = -(-n // columns)
+    canvas = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
+    for i, frame in enumerate(frames):
+        r, c = divmod(i, columns)
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = frame
+    return Image.fromarray(canvas)
+
+
+@click.command("generate")
+@click.option("--generator", "generator_name", type=_ComponentName("generators"), required=True,
+              help="Registered generator (see `dynode list generators`).")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Weights file, for generators that need one (e.g. stylegan2).")
+@click.option("-n", "--num", "num", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Number of samples.")
+@click.option("--truncation", type=float, default=1.0, show_default=True,
+              help="Truncation towards the mean latent (1 = none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the z samples.")
+@click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const",
+              show_default=True, help="Per-layer noise: stored buffers, fresh, or off.")
+@click.option("--columns", type=click.IntRange(min=1), default=None,
+              help="Grid columns [default: ceil(sqrt(n))].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True,
+              help="Output PNG; a JSON with the settings is written beside it.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files.")
+def generate(generator_name, checkpoint, num, truncation, seed, noise_mode, columns, batch_size,
+             device, out, overwrite):
+    """Render NUM random samples as one PNG grid (plus a JSON of the settings)."""
+    import json
+    import math
+    import platform
+    import time
+    from pathlib import Path
+
+    import torch
+    from rich.progress import Progress
+
+    from .. import __version__
+    from ..errors import InputError
+    from ..io import atomic_path, atomic_write_text, check_new_output
+    from ..plugins import get_registry
+    from ..render import to_uint8
+    from ..runconfig import resolve_device
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"--out {out} must end with .png")
+    meta_path = out.with_suffix(".json")
+    if checkpoint is not None and Path(checkpoint).resolve() in (out.resolve(), meta_path.resolve()):
+        raise InputError("--out would overwrite the --checkpoint file")
+    check_new_output(out, overwrite=overwrite)
+    check_new_output(meta_path, overwrite=overwrite)
+    device = resolve_device(device)
+    start = time.perf_counter()
+    generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
+                                      device=device)
+    z = torch.randn(num, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    batches = []
+    with torch.no_grad(), Progress(transient=True) as progress:
+        task = progress.add_task(f"generating {num} samples", total=num)
+        for chunk in z.split(batch_size):
+            w = generator.mapping(chunk.to(device), truncation=truncation)
+            batches.append(to_uint8(generator.synthesize(w, noise_mode=noise_mode)))
+            progress.advance(task, len(chunk))
+    import numpy as np
+
+    columns = columns or math.ceil(math.sqrt(num))
+    image = _grid(np.concatenate(batches), columns)
+    with atomic_path(out) as tmp:
+        image.save(tmp, format="PNG")
+    info = {
+        "format": GRID_FORMAT, "generator": generator_name,
+        "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
+        "num": num, "truncation": truncation, "seed": seed, "noise_mode": noise_mode,
+        "columns": columns, "device": device, "resolution": generator.resolution,
+        "latent_dim": generator.latent_dim, "num_ws": generator.num_ws,
+        "z": "torch.randn(num, latent_dim, generator=torch.Generator().manual_seed(seed))",
+        "seconds": round(time.perf_counter() - start, 3),
+        "versions": {"dynode": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+    }
+    atomic_write_text(meta_path, json.dumps(info, indent=2) + "\n")
+    click.echo(f"wrote {out} ({image.width}x{image.height}, {num} samples) and {meta_path}")
+
+
+COMMANDS = [generate]
