@@ -104,9 +104,26 @@ def fit_boundary(w: np.ndarray, labels: np.ndarray, model: str | None = None):
         kind = "binary" if binary else f"continuous ({len(distinct)} distinct values)"
         raise InputError(f"model {name!r} does not fit {kind} labels; use "
                          f"{', '.join(n for n, (_, b) in MODELS.items() if b == binary)}")
-    fitted = build().fit(np.asarray(w, dtype=np.float64), labels > distinct[0] if binary else labels)
-    normal = torch.as_tensor(np.asarray(fitted.coef_, dtype=np.float64).reshape(-1))
-    return unit(normal), fitted
+    w = np.asarray(w, dtype=np.float64)
+    mean, spread = w.mean(0), w.std(0) + 1e-12
+    # Fitted on standardised codes (fast, well-conditioned); coef / spread is the raw-W normal.
+    fitted = build().fit((w - mean) / spread, labels > distinct[0] if binary else labels)
+    normal = torch.as_tensor(np.asarray(fitted.coef_, dtype=np.float64).reshape(-1) / spread)
+    return unit(normal), Standardised(fitted, mean, spread)
+
+
+class Standardised:
+    """A fitted scikit-learn model with the standardisation of its inputs."""
+
+    def __init__(self, model, mean: np.ndarray, spread: np.ndarray) -> None:
+        self.model, self.mean, self.spread = model, mean, spread
+
+    def score(self, w, labels) -> float:
+        return float(self.model.score((np.asarray(w) - self.mean) / self.spread, labels))
+
+    @property
+    def name(self) -> str:
+        return type(self.model).__name__
 
 
 def named_directions(generator) -> dict[str, Direction]:
@@ -167,7 +184,7 @@ class SupervisedEditor(Editor):
             score = model.score(w, labels > labels.min() if len(np.unique(labels)) == 2 else labels)
             self._cache[key] = Direction(
                 self._label_name(), restrict(normal.float(), layers, generator.num_ws),
-                f"{type(model).__name__} on {len(labels)} labelled samples (train score "
+                f"{model.name} on {len(labels)} labelled samples (train score "
                 f"{score:.3f}; {layer_label(layers)})")
         return self._cache[key]
 
