@@ -1,0 +1,287 @@
+"""Train a small StyleGAN2 on i.i.d. renders of the `shapes` world (64 px, CPU friendly).
+
+Non-saturating logistic loss, lazy R1 on reals (every 16 steps), optional lazy
+path-length regularisation, style mixing, an EMA generator with ramp-up, Adam
+(betas (0, 0.99)) with the lazy-regularisation correction. Seeded and
+resumable: every ``--ckpt-every`` steps the G, D, G_ema, optimisers, step and
+RNG states go atomically to ``OUT/checkpoints/step-NNNNNNN.pt`` (loadable with
+``torch.load(weights_only=True)``); ``--resume`` continues from the newest one
+with the architecture stored there. ``OUT/log.jsonl`` holds the losses,
+``OUT/samples/`` grids of a fixed z rendered by G_ema.
+
+    PYTHONPATH=.:plugins python scripts/train_shapes_gan.py --out /work/train_out --steps 10000
+    PYTHONPATH=.:plugins python scripts/train_shapes_gan.py --out /work/train_out --steps 10000 --resume
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
+
+from dynode_core.io import atomic_path  # noqa: E402
+from dynode_shapes.world import render, sample_factors  # noqa: E402
+from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
+from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
+
+FORMAT = "dynode.shapes-gan-train/1"
+#: Options that define the model and the optimisation; a resumed run takes them from the checkpoint.
+ARCH_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
+             "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="output folder (outside git)")
+    p.add_argument("--steps", type=int, default=10000, help="train until this many steps")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--channels", default="128,128,64,32,16",
+                   help="generator widths at 4, 8, ..., size px")
+    p.add_argument("--d-channels", default=None, help="discriminator widths (default: --channels)")
+    p.add_argument("--style-dim", type=int, default=128)
+    p.add_argument("--n-mlp", type=int, default=4)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=0.0025)
+    p.add_argument("--r1", type=float, default=0.1, help="R1 weight gamma (loss gamma/2 * |grad|^2)")
+    p.add_argument("--pl-weight", type=float, default=0.0, help="path-length weight (0: off)")
+    p.add_argument("--mixing", type=float, default=0.9, help="style-mixing probability")
+    p.add_argument("--ema-kimg", type=float, default=10.0, help="G_ema half-life in kimg")
+    p.add_argument("--ema-rampup", type=float, default=0.05,
+                   help="half-life at most this fraction of the images seen (0: no ramp-up)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--sample-every", type=int, default=250)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--keep", type=int, default=3, help="checkpoints kept (plus every 2000th step)")
+    return p.parse_args(argv)
+
+
+def widths(text: str, size: int) -> dict[int, int]:
+    values = [int(v) for v in str(text).split(",")]
+    res = [2 ** i for i in range(2, int(math.log2(size)) + 1)]
+    if len(values) != len(res):
+        raise SystemExit(f"need {len(res)} widths for {res} px, got {text!r}")
+    return dict(zip(res, values))
+
+
+def build(cfg: dict, device):
+    g = StyleGAN2Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"],
+                           channels=widths(cfg["channels"], cfg["size"])).to(device)
+    d = Discriminator(cfg["size"], channels=widths(cfg["d_channels"] or cfg["channels"],
+                                                   cfg["size"])).to(device)
+    g_ema = copy.deepcopy(g).eval().requires_grad_(False)
+    g_every, d_every = (4 if cfg["pl_weight"] > 0 else 1), 16
+    opts = []
+    for net, every in ((g, g_every), (d, d_every)):
+        ratio = every / (every + 1)
+        opts.append(torch.optim.Adam(net.parameters(), lr=cfg["lr"] * ratio,
+                                     betas=(0.0, 0.99 ** ratio)))
+    return g, d, g_ema, opts[0], opts[1], g_every, d_every
+
+
+def latents(g, n, cfg, device):
+    """W+ codes of n random z, style-mixed at one random crossover with probability ``mixing``."""
+    z = torch.randn(2, n, cfg["style_dim"], device=device)
+    w = g.broadcast(g.mapping(z[0]))
+    if torch.rand(()) < cfg["mixing"]:
+        cut = int(torch.randint(1, g.num_ws, ()))
+        w = torch.cat([w[:, :cut], g.broadcast(g.mapping(z[1]))[:, cut:]], dim=1)
+    return w
+
+
+def reals(n, data_gen, device):
+    return render(sample_factors(n, generator=data_gen), device=device) * 2 - 1
+
+
+def d_step(g, d, d_opt, cfg, data_gen, device, regularise):
+    real = reals(cfg["batch"], data_gen, device)
+    with torch.no_grad():
+        fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
+    real_logit, fake_logit = d(real), d(fake)
+    loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+    d_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    d_opt.step()
+    stats = {"d_loss": loss.item(), "real_score": real_logit.mean().item(),
+             "fake_score": fake_logit.mean().item()}
+    if regularise:
+        real.requires_grad_(True)
+        (grad,) = torch.autograd.grad(d(real).sum(), real, create_graph=True)
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        d_opt.zero_grad(set_to_none=True)
+        (cfg["r1"] / 2 * r1 * 16).backward()
+        d_opt.step()
+        stats["r1"] = r1.item()
+    return stats
+
+
+def g_step(g, d, g_opt, cfg, device, regularise, pl_mean):
+    fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
+    loss = F.softplus(-d(fake)).mean()
+    g_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    g_opt.step()
+    stats = {"g_loss": loss.item()}
+    if regularise:
+        w = latents(g, max(cfg["batch"] // 2, 1), cfg, device).detach().requires_grad_(True)
+        img = g.synthesize(w, noise_mode="random")
+        noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+        (grad,) = torch.autograd.grad((img * noise).sum(), w, create_graph=True)
+        lengths = grad.square().sum(2).mean(1).sqrt()
+        pl_mean.copy_(pl_mean.lerp(lengths.mean().detach(), 0.01))
+        penalty = (lengths - pl_mean).square().mean()
+        g_opt.zero_grad(set_to_none=True)
+        (cfg["pl_weight"] * 4 * penalty).backward()
+        g_opt.step()
+        stats["path_length"] = lengths.mean().item()
+    return stats
+
+
+@torch.no_grad()
+def update_ema(g_ema, g, images_seen, cfg):
+    half_life = cfg["ema_kimg"] * 1000
+    if cfg["ema_rampup"] > 0:
+        half_life = min(half_life, images_seen * cfg["ema_rampup"])
+    beta = 0.5 ** (cfg["batch"] / max(half_life, 1e-8))
+    for p_ema, p in zip(g_ema.parameters(), g.parameters()):
+        p_ema.lerp_(p, 1 - beta)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
+    """Images (N, 3, H, W) in [-1, 1] as one PNG grid."""
+    from PIL import Image
+
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    n, _, h, w = x.shape
+    rows = math.ceil(n / nrow)
+    grid = torch.zeros(3, rows * (h + 2), nrow * (w + 2), dtype=torch.uint8)
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        grid[:, r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = x[i]
+    with atomic_path(path) as tmp:
+        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
+
+
+def rng_states(data_gen) -> dict:
+    states = {"torch": torch.get_rng_state(), "data": data_gen.get_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict, data_gen) -> None:
+    torch.set_rng_state(states["torch"])
+    data_gen.set_state(states["data"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def checkpoints(out: Path) -> list[Path]:
+    return sorted((out / "checkpoints").glob("step-*.pt"))
+
+
+def save_checkpoint(out, step, cfg, g, d, g_ema, g_opt, d_opt, pl_mean, data_gen, keep):
+    g_ema.estimate_mean_latent(n=4096, seed=0)
+    state = {"format": FORMAT, "step": step, "config": cfg, "g": g.state_dict(),
+             "d": d.state_dict(), "g_ema": g_ema.state_dict(), "g_ema_config": g_ema.config,
+             "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(), "pl_mean": pl_mean,
+             "rng": rng_states(data_gen)}
+    path = out / "checkpoints" / f"step-{step:07d}.pt"
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    old = [p for p in checkpoints(out) if int(p.stem[5:]) % 2000 != 0]
+    for stale in old[:-keep] if keep > 0 else []:
+        stale.unlink()
+    return path
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    out = args.out
+    cfg = {k: getattr(args, k) for k in ARCH_KEYS}
+    if checkpoints(out) and not args.resume:
+        raise SystemExit(f"{out} already holds checkpoints: pass --resume or choose another --out")
+    resume = checkpoints(out)[-1] if args.resume and checkpoints(out) else None
+    if args.resume and resume is None:
+        print(f"no checkpoint in {out / 'checkpoints'}: starting a new run", flush=True)
+    state = torch.load(resume, map_location=device, weights_only=True) if resume else None
+    if state is not None:
+        if state.get("format") != FORMAT:
+            raise SystemExit(f"{resume}: not a {FORMAT} checkpoint")
+        cfg = state["config"]
+    torch.manual_seed(cfg["seed"])
+    data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
+    g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
+    pl_mean = torch.zeros((), device=device)
+    step = 0
+    if state is not None:
+        for net, key in ((g, "g"), (d, "d"), (g_ema, "g_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
+            net.load_state_dict(state[key])
+        pl_mean, step = state["pl_mean"].to(device), state["step"]
+        set_rng_states(state["rng"], data_gen)
+        print(f"resumed from {resume} at step {step}", flush=True)
+    else:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg, indent=2))
+        save_grid(reals(64, torch.Generator().manual_seed(12345), device), out / "samples" / "reals.png")
+    sample_z = torch.randn(64, cfg["style_dim"], generator=torch.Generator().manual_seed(777)).to(device)
+    n_params = sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())
+    print(f"config {json.dumps(cfg)}; params G {n_params[0]:,} D {n_params[1]:,}; "
+          f"threads {args.threads}; device {device}", flush=True)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    sums, count, t0 = {}, 0, time.perf_counter()
+    columns = (TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+               TimeRemainingColumn())
+    with Progress(*columns) as progress, (out / "log.jsonl").open("a") as log:
+        task = progress.add_task("train", total=args.steps, completed=step, info="")
+        while step < args.steps:
+            stats = d_step(g, d, d_opt, cfg, data_gen, device, regularise=step % d_every == 0)
+            stats.update(g_step(g, d, g_opt, cfg, device, g_every > 1 and step % g_every == 0,
+                                pl_mean))
+            step += 1
+            update_ema(g_ema, g, step * cfg["batch"], cfg)
+            for k, v in stats.items():
+                sums.setdefault(k, []).append(v)
+            count += 1
+            progress.update(task, completed=step)
+            if step % args.log_every == 0 or step == args.steps:
+                elapsed = time.perf_counter() - t0
+                row = {"step": step, "kimg": step * cfg["batch"] / 1000,
+                       "s_per_step": elapsed / count, "time": time.time(),
+                       **{k: sum(v) / len(v) for k, v in sums.items()}}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                info = (f"d {row['d_loss']:.3f} g {row['g_loss']:.3f} "
+                        f"{row['s_per_step']:.2f} s/step")
+                progress.update(task, info=info)
+                progress.console.print(f"step {step} kimg {row['kimg']:.1f} {info}")
+                sums, count, t0 = {}, 0, time.perf_counter()
+            if step % args.sample_every == 0 or step == args.steps:
+                with torch.no_grad():
+                    grid = g_ema.synthesize(g_ema.mapping(sample_z), noise_mode="const")
+                save_grid(grid, out / "samples" / f"step-{step:07d}.png")
+            if step % args.ckpt_every == 0 or step == args.steps:
+                path = save_checkpoint(out, step, cfg, g, d, g_ema, g_opt, d_opt, pl_mean,
+                                       data_gen, args.keep)
+                progress.console.print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
