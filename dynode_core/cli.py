@@ -20,6 +20,7 @@ from . import __version__
 COMMAND_MODULES = (
     "dynode_core.commands.generate",
     "dynode_core.commands.dynamics",
+    "dynode_core.commands.edit",
 )
 
 

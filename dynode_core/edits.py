@@ -23,8 +23,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
-
 from .errors import InputError
 
 #: Strength when a spec gives none.
@@ -90,7 +88,7 @@ class Edit:
     def strength(self) -> float:
         return self.spec.strength
 
-    def apply(self, codes: torch.Tensor) -> torch.Tensor:
+    def apply(self, codes):
         """The edited codes (..., L, D)."""
         return self.editor.apply(codes, self.direction, self.strength)
 
@@ -157,13 +155,17 @@ def dynamics_name(dynamics) -> str:
 
 
 def _same_times(a, b) -> bool:
+    import torch
+
     a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=0, atol=1e-9))
 
 
-def reference_codes(dynamics, trajectory, times) -> torch.Tensor:
+def reference_codes(dynamics, trajectory, times):
     """The unedited codes at ``times``: the observed ones at the observed times, else
     ``dynamics.predict(times)``."""
+    import torch
+
     if _same_times(times, trajectory.times):
         return trajectory.latents.clone()
     if dynamics is None:
@@ -171,18 +173,20 @@ def reference_codes(dynamics, trajectory, times) -> torch.Tensor:
     return torch.as_tensor(dynamics.predict(times)).detach().cpu().float()
 
 
-def _offset(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+def _offset(dynamics, trajectory, z0, edited0, times):
     return reference_codes(dynamics, trajectory, times) + (edited0 - z0)
 
 
-def _via_dynamics(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+def _via_dynamics(dynamics, trajectory, z0, edited0, times):
+    import torch
+
     if dynamics is None:
         raise InputError("propagation 'dynamics' needs fitted dynamics (a folder written by "
                          "`dynode fit`)")
     return torch.as_tensor(dynamics.propagate(edited0, times)).detach().cpu().float()
 
 
-def _via_cde(dynamics, trajectory, z0, edited0, times) -> torch.Tensor:
+def _via_cde(dynamics, trajectory, z0, edited0, times):
     name = "none" if dynamics is None else dynamics_name(dynamics)
     if name != "cde":
         raise InputError(f"propagation 'cde' needs the 'cde' dynamics, but the dynamics are "
@@ -208,13 +212,15 @@ def _check_fit(direction, trajectory) -> None:
 
 
 def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "dynamics",
-                   times=None, **options) -> torch.Tensor:
+                   times=None, **options):
     """Edit frame 0 of ``trajectory`` and carry the edit to ``times`` (default: the
     observed times) with ``strategy`` (a name in :data:`PROPAGATIONS`).
 
     ``edit``: an :class:`Edit`, or a spec resolved with ``generator`` and ``options``.
     Returns the edited codes (len(times), L, D).
     """
+    import torch
+
     if strategy not in PROPAGATIONS:
         raise InputError(f"unknown propagation {strategy!r}; valid propagations: "
                          f"{', '.join(PROPAGATIONS)}")
@@ -228,8 +234,10 @@ def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "
     return PROPAGATIONS[strategy](dynamics, trajectory, z0, edited0, times)
 
 
-def upsample_times(times, factor: int) -> torch.Tensor:
+def upsample_times(times, factor: int):
     """``factor`` steps per observed interval: factor*(T-1)+1 times over the same span."""
+    import torch
+
     times = torch.as_tensor(times, dtype=torch.float64)
     if int(factor) != factor or factor < 1:
         raise InputError(f"--factor must be a positive integer, got {factor}")

@@ -318,3 +318,55 @@ def test_edit_consistency_sees_a_fading_edit():
     assert report["residual_mse"] == pytest.approx(0.0, abs=1e-12)
     wobble = original + v + 0.1 * torch.tensor([0, 1.0, 0, 0]) * torch.arange(5.0)[:, None, None]
     assert edit_consistency(original, wobble, v)["residual_mse"] > 0
+
+
+# ------------------------------------------------------------------------------ CLI
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from dynode_core.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_cli_edit_offset_on_a_trajectory_file(tmp_path):
+    traj = real_trajectory()
+    src = tmp_path / "codes.safetensors"
+    traj.save(src)
+    out = tmp_path / "edited.safetensors"
+    result = _invoke("edit", "--trajectory", src, "--edit", "file:smile:2", "-o",
+                     f"folder={directions_dir()}", "--propagate", "offset", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "drifts at most 0.00%" in result.output
+    edited = LatentTrajectory.load(out)
+    assert edited.meta["edit"] == "file:smile:2" and edited.meta["propagate"] == "offset"
+    smile = resolve_direction_file("file:smile").vector
+    assert torch.allclose(edited.latents - traj.latents, 2 * smile.expand(18, -1), atol=1e-5)
+    again = _invoke("edit", "--trajectory", src, "--edit", "file:smile:2", "-o",
+                    f"folder={directions_dir()}", "--propagate", "offset", "--out", out)
+    assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_cli_edit_errors_are_one_line(tmp_path, generator):
+    traj = real_trajectory()
+    src = tmp_path / "codes.safetensors"
+    traj.save(src)
+    out = tmp_path / "edited.safetensors"
+    bad = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "--propagate", "warp",
+                  "--out", out)
+    assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde" in bad.output
+    need = _invoke("edit", "--trajectory", src, "--edit", "sefa:0:1", "--propagate", "offset",
+                   "--out", out)
+    assert need.exit_code == 1 and "needs a generator" in need.output
+    assert "Traceback" not in need.output
+    nodyn = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "-o",
+                    f"folder={directions_dir()}", "--out", out)
+    assert nodyn.exit_code == 1 and "needs fitted dynamics" in nodyn.output
+
+
+def test_cli_list_directions(generator):
+    ckpt = fixture_path("stylegan2-rosinality", "stylegan2_converted.pt")
+    result = _invoke("edit", "--list-directions", "--generator", "stylegan2", "--checkpoint", ckpt,
+                     "--editor", "sefa", "--limit", "3", "-o", "layers=0-3")
+    assert result.exit_code == 0, result.output
+    assert "SeFa eigenvalue" in result.output and "61 more" in result.output
