@@ -58,6 +58,8 @@ def _frames(motion, edit_fn, times, resolution, chunk: int = 256):
 def _write(path, batches, *, fps: float, total: int) -> None:
     from rich.progress import Progress
 
+    from dynode_core.video import write_video
+
     with Progress(transient=True) as progress:
         task = progress.add_task("rendering", total=total)
 
@@ -66,32 +68,5 @@ def _write(path, batches, *, fps: float, total: int) -> None:
                 yield batch
                 progress.advance(task, len(batch))
 
-        try:
-            from dynode_core.video import write_video
-        except ImportError:  # the core video module is not there yet
-            write_video = _write_pyav
         write_video(path, counted(), fps=fps)
 
-
-def _write_pyav(path, batches, *, fps: float) -> None:
-    """Minimal writer used until :mod:`dynode_core.video` exists: PyAV, atomic."""
-    from fractions import Fraction
-
-    import av
-
-    from dynode_core.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), mode="w") as container:
-            gif = str(path).lower().endswith(".gif")
-            stream = container.add_stream("gif" if gif else "libx264",
-                                          rate=Fraction(fps).limit_denominator(1001))
-            stream.pix_fmt = "rgb8" if gif else "yuv420p"
-            for index, batch in enumerate(batches):
-                if index == 0:
-                    stream.height, stream.width = batch.shape[1:3]
-                for frame in batch:
-                    for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                        container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
