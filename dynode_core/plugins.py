@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "dynode_dynamics",
     "dynode_shapes",
     "dynode_editors",
+    "dynode_inversion",
 )
 
 ENTRY_POINT_GROUP = "dynode"

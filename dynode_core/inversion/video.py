@@ -1,0 +1,154 @@
+"""Invert a whole video, streamed in batches, into a :class:`LatentTrajectory`."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..interfaces import FrameBatch, no_progress
+from ..trajectory import LatentTrajectory
+from .cache import InversionCache, fingerprint
+from .frames import CROPS, to_generator_input
+
+
+def _device(generator) -> torch.device:
+    if isinstance(generator, torch.nn.Module):
+        for tensor in (*generator.parameters(), *generator.buffers()):
+            return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def progress_callback(progress, total: int | None, description: str):
+    """A ``progress(advance, total=None, description=None)`` callable for ``progress``:
+    ``True`` shows a rich bar, ``False``/``None`` nothing, a callable is used as is."""
+    if callable(progress):
+        yield progress
+        return
+    if not progress:
+        yield no_progress
+        return
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(advance=0, total=None, description=None):
+            bar.update(task, advance=advance, **({"total": total} if total is not None else {}),
+                       **({"description": description} if description else {}))
+
+        yield update
+
+
+def smooth(codes: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian smoothing over frames (``sigma`` in frames; edges repeat the end frames)."""
+    if sigma <= 0 or codes.shape[0] < 2:
+        return codes
+    radius = max(1, int(math.ceil(3 * sigma)))
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(codes.dtype)
+    index = (torch.arange(codes.shape[0])[:, None] + torch.arange(-radius, radius + 1)[None])
+    index = index.clamp(0, codes.shape[0] - 1)
+    return torch.einsum("tk,tkld->tld", kernel.expand(codes.shape[0], -1), codes[index])
+
+
+def _source(source, batch_size: int):
+    """(batches, total frames or None, fps or None, description dict)."""
+    if isinstance(source, (str, os.PathLike)):
+        from ..video import probe_video, read_video
+
+        path = Path(source)
+        info = probe_video(path)
+        stat = path.stat()
+        ident = {"path": str(path.resolve()), "bytes": stat.st_size, "mtime": int(stat.st_mtime)} \
+            if path.is_file() else {"path": str(path.resolve())}
+        return read_video(path, batch_size), info.frames, info.fps, ident
+    if isinstance(source, FrameBatch):
+        source = [source]
+    if not isinstance(source, Iterable):
+        raise InputError(f"invert_video needs a video path or an iterator of FrameBatch, "
+                         f"got {type(source).__name__}")
+    return iter(source), None, None, {"path": "<frames>"}
+
+
+def invert_video(source, generator, inverter, *, batch_size: int = 8, crop: str = "center",
+                 cache_dir=None, smoothing: float = 0.0, progress=True, fps: float | None = None,
+                 meta: dict | None = None) -> LatentTrajectory:
+    """Invert every frame of ``source`` into W+ codes of ``generator``.
+
+    ``source``: a video path (read with :func:`dynode_core.video.read_video`) or an
+    iterable of :class:`FrameBatch` (``fps`` then defaults to 1 / the median frame
+    step). Frames are converted as :mod:`dynode_core.inversion.frames` documents
+    (uint16, grayscale, alpha) and fitted to the generator's resolution: ``crop=
+    "center"`` cuts the centred square then resizes; ``crop="none"`` resizes the whole
+    frame, so non-square frames are stretched (aspect not kept). Batches of
+    ``batch_size`` frames are inverted one at a time and only their codes are kept,
+    so memory does not grow with the video's length.
+
+    ``cache_dir``: codes are cached there per batch with a manifest of the settings;
+    a later call with the same settings resumes after the last finished batch, and a
+    cache made with other settings raises :class:`InputError`. ``smoothing``: sigma
+    (in frames) of a Gaussian over time applied to the codes (0 = off). ``progress``:
+    ``True`` (rich bar), ``False``, or a callable ``progress(advance, total=None,
+    description=None)`` called after each batch (its exceptions propagate: the
+    finished batches stay cached). Returns a ``w+`` trajectory at the video's times,
+    with meta ``source``, ``fps``, ``generator``, ``inverter`` (plus ``meta``).
+    """
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if crop not in CROPS:
+        raise InputError(f"unknown crop mode {crop!r}; valid: {', '.join(CROPS)}")
+    batches, total, video_fps, ident = _source(source, int(batch_size))
+    inverter_config = getattr(inverter, "config", None) or {"name": type(inverter).__name__}
+    info = {"source": ident["path"],
+            "generator": getattr(generator, "name", None) or type(generator).__name__,
+            "inverter": inverter_config.get("name", type(inverter).__name__),
+            "inverter_config": inverter_config, "crop": crop, "smoothing": float(smoothing),
+            **(meta or {})}
+    cache = None
+    if cache_dir is not None:
+        cache = InversionCache(cache_dir, {
+            "source": ident, "batch_size": int(batch_size), "crop": crop,
+            "generator": {"weights": fingerprint(generator),
+                          "resolution": generator.resolution, "num_ws": generator.num_ws,
+                          "latent_dim": generator.latent_dim},
+            "inverter": inverter_config})
+    device, res = _device(generator), generator.resolution
+    shape = (generator.num_ws, generator.latent_dim)
+    codes, times = [], []
+    with progress_callback(progress, total, "inverting") as report:
+        report(0, total=total, description="inverting")
+        for index, batch in enumerate(batches):
+            batch_times = torch.as_tensor(np.asarray(batch.times, dtype=np.float64))
+            cached = cache.load(index, batch_times) if cache is not None else None
+            if cached is None:
+                x = to_generator_input(batch.frames, res, crop, device)
+                cached = inverter.invert(x, generator, progress=no_progress).detach().cpu().float()
+                if tuple(cached.shape) != (x.shape[0], *shape) or not torch.isfinite(cached).all():
+                    raise InputError(f"inverter {info['inverter']!r} returned codes of shape "
+                                     f"{tuple(cached.shape)} (expected ({x.shape[0]}, {shape[0]}, "
+                                     f"{shape[1]}), finite) for batch {index}")
+                if cache is not None:
+                    cache.save(index, cached, batch_times)
+            codes.append(cached)
+            times.append(batch_times)
+            report(len(batch_times))
+    if not codes:
+        raise InputError(f"{ident['path']} holds no frames")
+    all_times = torch.cat(times)
+    if fps is None:
+        fps = video_fps or (1.0 / float(all_times.diff().median()) if len(all_times) > 1 else 1.0)
+    latents = smooth(torch.cat(codes), float(smoothing))
+    info.setdefault("fps", float(fps))
+    return LatentTrajectory(all_times, latents, "w+", info)
