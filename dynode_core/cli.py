@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dynode_core.commands.generate",
     "dynode_core.commands.dynamics",
     "dynode_core.commands.edit",
+    "dynode_core.commands.invert",
 )
 
 

@@ -39,6 +39,21 @@ def fingerprint(module) -> str:
     return digest.hexdigest()[:16]
 
 
+def clear_cache(folder) -> None:
+    """Remove an inversion cache (its manifest and chunks); refuse a folder that is not one."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not (folder / MANIFEST).exists():
+        if any(folder.iterdir()):
+            raise InputError(f"cache folder {folder} holds files and no {MANIFEST}: "
+                             "not an inversion cache, refusing to empty it")
+        return
+    for path in folder.glob("batch_*.safetensors"):
+        path.unlink()
+    (folder / MANIFEST).unlink()
+
+
 def _normalise(settings: dict) -> dict:
     return json.loads(json.dumps(settings, sort_keys=True, default=str))
 

@@ -14,7 +14,7 @@ import torch
 from ..errors import InputError
 from ..interfaces import FrameBatch, no_progress
 from ..trajectory import LatentTrajectory
-from .cache import InversionCache, fingerprint
+from .cache import InversionCache, clear_cache, fingerprint
 from .frames import CROPS, to_generator_input
 
 
@@ -82,73 +82,97 @@ def _source(source, batch_size: int):
     return iter(source), None, None, {"path": "<frames>"}
 
 
-def invert_video(source, generator, inverter, *, batch_size: int = 8, crop: str = "center",
-                 cache_dir=None, smoothing: float = 0.0, progress=True, fps: float | None = None,
-                 meta: dict | None = None) -> LatentTrajectory:
-    """Invert every frame of ``source`` into W+ codes of ``generator``.
+def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: str = "center",
+                 cache_dir=None, resume: bool = True, smoothing: float = 0.0, progress=True,
+                 fps: float | None = None, times=None, source: str | None = None,
+                 meta: dict | None = None, **inverter_options) -> LatentTrajectory:
+    """Invert every frame of ``video`` into W+ codes of ``generator``.
 
-    ``source``: a video path (read with :func:`dynode_core.video.read_video`) or an
-    iterable of :class:`FrameBatch` (``fps`` then defaults to 1 / the median frame
-    step). Frames are converted as :mod:`dynode_core.inversion.frames` documents
-    (uint16, grayscale, alpha) and fitted to the generator's resolution: ``crop=
-    "center"`` cuts the centred square then resizes; ``crop="none"`` resizes the whole
-    frame, so non-square frames are stretched (aspect not kept). Batches of
-    ``batch_size`` frames are inverted one at a time and only their codes are kept,
-    so memory does not grow with the video's length.
+    ``video``: a path (read with :func:`dynode_core.video.read_video`) or an iterable
+    of :class:`FrameBatch` (``fps`` then defaults to 1 / the median frame step).
+    ``inverter``: an :class:`~dynode_core.interfaces.Inverter`, or a registry name /
+    ``None`` built by :func:`~dynode_core.inversion.select.build_inverter` with
+    ``inverter_options`` (``encoder``, ``steps``, ``seed``, ``device``, ``generator_name``).
+
+    Frames are converted as :mod:`dynode_core.inversion.frames` documents (uint16,
+    grayscale, alpha) and fitted to the generator's resolution: ``crop="center"``
+    cuts the centred square then resizes; ``crop="none"`` resizes the whole frame,
+    so non-square frames are stretched (aspect not kept). Batches of ``batch_size``
+    frames are inverted one at a time and only their codes are kept, so memory does
+    not grow with the video's length.
 
     ``cache_dir``: codes are cached there per batch with a manifest of the settings;
-    a later call with the same settings resumes after the last finished batch, and a
-    cache made with other settings raises :class:`InputError`. ``smoothing``: sigma
-    (in frames) of a Gaussian over time applied to the codes (0 = off). ``progress``:
-    ``True`` (rich bar), ``False``, or a callable ``progress(advance, total=None,
-    description=None)`` called after each batch (its exceptions propagate: the
-    finished batches stay cached). Returns a ``w+`` trajectory at the video's times,
-    with meta ``source``, ``fps``, ``generator``, ``inverter`` (plus ``meta``).
+    with ``resume`` a later call with the same settings continues after the last
+    finished batch and a cache made with other settings raises :class:`InputError`;
+    ``resume=False`` empties the cache first. ``smoothing``: sigma (in frames) of a
+    Gaussian over time applied to the codes (0 = off). ``progress``: ``True`` (rich
+    bar), ``False``, or a callable ``progress(advance, total=None, description=None)``
+    called after each batch (its exceptions propagate; finished batches stay cached).
+    ``times`` replaces the reader's timestamps (one per frame); ``source`` names the
+    input in the metadata. Returns a ``w+`` trajectory with meta ``source``, ``fps``,
+    ``generator``, ``inverter``, ``inverter_config``, ``crop``, ``smoothing`` (+ ``meta``).
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if crop not in CROPS:
         raise InputError(f"unknown crop mode {crop!r}; valid: {', '.join(CROPS)}")
-    batches, total, video_fps, ident = _source(source, int(batch_size))
+    generator_name = inverter_options.get("generator_name") or getattr(generator, "name", None)
+    if inverter is None or isinstance(inverter, str):
+        from .select import build_inverter
+
+        inverter_options.setdefault("generator_name", generator_name)
+        inverter = build_inverter(inverter, **inverter_options)
+    elif inverter_options:
+        raise TypeError(f"options {sorted(inverter_options)} apply only to an inverter name")
+    batches, total, video_fps, ident = _source(video, int(batch_size))
     inverter_config = getattr(inverter, "config", None) or {"name": type(inverter).__name__}
-    info = {"source": ident["path"],
-            "generator": getattr(generator, "name", None) or type(generator).__name__,
+    info = {"source": source or ident["path"],
+            "generator": generator_name or type(generator).__name__,
             "inverter": inverter_config.get("name", type(inverter).__name__),
             "inverter_config": inverter_config, "crop": crop, "smoothing": float(smoothing),
             **(meta or {})}
     cache = None
     if cache_dir is not None:
+        if not resume:
+            clear_cache(cache_dir)
         cache = InversionCache(cache_dir, {
             "source": ident, "batch_size": int(batch_size), "crop": crop,
-            "generator": {"weights": fingerprint(generator),
-                          "resolution": generator.resolution, "num_ws": generator.num_ws,
-                          "latent_dim": generator.latent_dim},
+            "generator": {"weights": fingerprint(generator), "resolution": generator.resolution,
+                          "num_ws": generator.num_ws, "latent_dim": generator.latent_dim},
             "inverter": inverter_config})
+    given_times = None if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
     device, res = _device(generator), generator.resolution
     shape = (generator.num_ws, generator.latent_dim)
-    codes, times = [], []
+    codes, all_times, done = [], [], 0
     with progress_callback(progress, total, "inverting") as report:
         report(0, total=total, description="inverting")
         for index, batch in enumerate(batches):
-            batch_times = torch.as_tensor(np.asarray(batch.times, dtype=np.float64))
+            n = len(batch.frames)
+            stamps = batch.times if given_times is None else given_times[done:done + n]
+            if len(stamps) != n:
+                raise InputError(f"times holds {len(given_times)} entries but the video has more "
+                                 "frames")
+            batch_times = torch.as_tensor(np.asarray(stamps, dtype=np.float64))
             cached = cache.load(index, batch_times) if cache is not None else None
             if cached is None:
                 x = to_generator_input(batch.frames, res, crop, device)
                 cached = inverter.invert(x, generator, progress=no_progress).detach().cpu().float()
-                if tuple(cached.shape) != (x.shape[0], *shape) or not torch.isfinite(cached).all():
+                if tuple(cached.shape) != (n, *shape) or not torch.isfinite(cached).all():
                     raise InputError(f"inverter {info['inverter']!r} returned codes of shape "
-                                     f"{tuple(cached.shape)} (expected ({x.shape[0]}, {shape[0]}, "
+                                     f"{tuple(cached.shape)} (expected ({n}, {shape[0]}, "
                                      f"{shape[1]}), finite) for batch {index}")
                 if cache is not None:
                     cache.save(index, cached, batch_times)
             codes.append(cached)
-            times.append(batch_times)
-            report(len(batch_times))
+            all_times.append(batch_times)
+            done += n
+            report(n)
     if not codes:
-        raise InputError(f"{ident['path']} holds no frames")
-    all_times = torch.cat(times)
+        raise InputError(f"{info['source']} holds no frames")
+    if given_times is not None and done != len(given_times):
+        raise InputError(f"times holds {len(given_times)} entries but the video has {done} frames")
+    stamps = torch.cat(all_times)
     if fps is None:
-        fps = video_fps or (1.0 / float(all_times.diff().median()) if len(all_times) > 1 else 1.0)
-    latents = smooth(torch.cat(codes), float(smoothing))
+        fps = video_fps or (1.0 / float(stamps.diff().median()) if len(stamps) > 1 else 1.0)
     info.setdefault("fps", float(fps))
-    return LatentTrajectory(all_times, latents, "w+", info)
+    return LatentTrajectory(stamps, smooth(torch.cat(codes), float(smoothing)), "w+", info)
