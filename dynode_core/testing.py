@@ -135,3 +135,41 @@ def check_editor(editor, generator, *, max_directions: int = 8, atol: float = 1e
         single = editor.apply(codes[0], direction, 1.0)
         _rule(tuple(single.shape) == (n_ws, d) and torch.allclose(single, one[0], atol=atol),
               "apply one code", f"apply on one code (L, D) must match the batch's first row")
+
+
+def check_inverter(inverter, generator, *, batch: int = 2, truncation: float = 0.5,
+                   seed: int = 0, deterministic: bool = True) -> torch.Tensor:
+    """Check a :class:`dynode_core.interfaces.Inverter` on images the generator made.
+
+    Rules: ``invert`` returns (N, num_ws, D) finite float codes for N frames (N, 3, H, W)
+    at the generator's resolution; it leaves the frames unchanged and accepts a progress
+    callback; its reconstructions are closer (pixel MSE, averaged over the batch) to the
+    frames than the mean latent's image; with ``deterministic``, inverting twice gives
+    the same codes (what resumable video inversion relies on). Returns the codes.
+    """
+    g = generator
+    ref = next(iter(g.parameters()), None) if isinstance(g, torch.nn.Module) else None
+    device = ref.device if ref is not None else torch.device("cpu")
+    z = torch.randn(batch, g.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    with torch.no_grad():
+        frames = g.synthesize(g.mapping(z, truncation=truncation), noise_mode="const").clamp(-1, 1)
+    original = frames.clone()
+    calls = []
+    codes = inverter.invert(frames, g, progress=lambda *a, **k: calls.append(a))
+    _rule(torch.is_tensor(codes) and tuple(codes.shape) == (batch, g.num_ws, g.latent_dim),
+          "code shape", f"invert gave {getattr(codes, 'shape', type(codes).__name__)}, "
+          f"expected ({batch}, {g.num_ws}, {g.latent_dim})")
+    _rule(codes.is_floating_point() and bool(torch.isfinite(codes).all()), "finite codes",
+          "invert gave non-float, NaN or inf codes")
+    _rule(torch.equal(frames, original), "frames untouched", "invert modified its input frames")
+    with torch.no_grad():
+        recon = g.synthesize(codes.detach().to(device), noise_mode="const")
+        mean = g.synthesize(g.mean_latent().to(device).expand(batch, -1), noise_mode="const")
+    err, base = (recon - frames).square().mean().item(), (mean - frames).square().mean().item()
+    _rule(err < base, "improves on the mean latent",
+          f"reconstruction MSE {err:.4g} is not below the mean latent's {base:.4g}")
+    if deterministic:
+        again = inverter.invert(frames, g)
+        _rule(torch.equal(again.detach().cpu(), codes.detach().cpu()), "deterministic",
+              f"inverting twice differs by {(again - codes).abs().max().item():.3g}")
+    return codes
