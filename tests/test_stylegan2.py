@@ -173,6 +173,18 @@ def test_gradients_match_finite_differences():
     assert (wplus.grad.abs().sum(dim=(0, 2)) > 0).all()
 
 
+def test_fir_filters_have_higher_order_gradients():
+    from dynode_stylegan2.fir import blur, make_kernel, upsample2x
+
+    kernel = make_kernel(gain=4.0).double()
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    for op in (lambda t: blur(t, kernel, 1), lambda t: upsample2x(t, kernel),
+               lambda t: blur(t, kernel, 2)[..., ::2, ::2]):
+        assert torch.autograd.gradcheck(op, (x,), fast_mode=True)
+        assert torch.autograd.gradgradcheck(op, (x,), fast_mode=True)
+    assert upsample2x(x, kernel).shape[-2:] == (10, 10) and blur(x, kernel, 1).shape[-2:] == (4, 4)
+
+
 def test_safetensors_round_trip(tmp_path, converted):
     path = save_generator(converted, tmp_path / "g.safetensors")
     sidecar = json.loads((tmp_path / "g.json").read_text())

@@ -38,8 +38,8 @@ class ConvLayer(nn.Sequential):
     def __init__(self, in_ch, out_ch, kernel_size, *, downsample=False, bias=True, activate=True):
         layers = []
         if downsample:
-            p = len(BLUR_TAPS) - 2 + kernel_size - 1
-            layers.append(Blur(BLUR_TAPS, pad=((p + 1) // 2, p // 2)))
+            p = len(BLUR_TAPS) - 2 + kernel_size - 1  # even for odd kernels: equal pads
+            layers.append(Blur(BLUR_TAPS, pad=p // 2))
         layers.append(EqualConv2d(in_ch, out_ch, kernel_size, stride=2 if downsample else 1,
                                   padding=0 if downsample else kernel_size // 2,
                                   bias=bias and not activate))
@@ -92,6 +92,7 @@ class Discriminator(nn.Module):
         return torch.cat([x, std], dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.minibatch_stddev(self.convs(images))
+        x = images.contiguous(memory_format=torch.channels_last)  # faster convolutions
+        x = self.minibatch_stddev(self.convs(x))
         x = self.final_conv(x)
         return self.final_linear(x.flatten(1))

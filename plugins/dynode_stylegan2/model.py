@@ -41,10 +41,12 @@ def resolutions(size: int) -> list[int]:
 
 
 def lrelu(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """Leaky ReLU (0.2) after an optional per-channel bias, times sqrt(2)."""
-    if bias is not None:
-        x = x + bias.view(1, -1, *[1] * (x.dim() - 2))
-    return F.leaky_relu(x, 0.2) * SQRT2
+    """Leaky ReLU (0.2) after an optional per-channel bias, times sqrt(2); two passes,
+    using lrelu(v) * sqrt(2) == lrelu(v * sqrt(2)). ``x`` is not modified."""
+    if bias is None:
+        return F.leaky_relu(x * SQRT2, 0.2, inplace=True)
+    shift = (bias * SQRT2).view(1, -1, *[1] * (x.dim() - 2))
+    return F.leaky_relu(torch.add(shift, x, alpha=SQRT2), 0.2, inplace=True)
 
 
 class EqualLinear(nn.Module):
@@ -60,7 +62,7 @@ class EqualLinear(nn.Module):
         return self.weight * self.scale
 
     def forward(self, x):
-        out = F.linear(x, self.effective_weight(), self.bias * self.lr_mul)
+        out = F.linear(x * self.scale, self.weight, self.bias * self.lr_mul)
         return F.leaky_relu(out, 0.2) * SQRT2 if self.activate else out
 
 
@@ -70,7 +72,14 @@ class PixelNorm(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    """Style-modulated convolution; ``forward(x, style)`` takes the modulation output (N, C_in)."""
+    """Style-modulated convolution: ``forward(x, style, shift, gain)`` returns
+    ``conv(x, weight * style) * demod * gain + shift``, with ``style`` (N, C_in) the
+    modulation output and ``shift`` broadcastable to the output (bias, noise).
+
+    A batch of one folds style, demodulation and gain into the weights (cheapest);
+    larger batches modulate the activations, share one convolution and demodulate
+    the outputs; 1x1 convolutions use a batched matrix product with per-sample weights.
+    """
 
     def __init__(self, in_ch, out_ch, kernel_size, style_dim, *, demodulate=True, upsample=False):
         super().__init__()
@@ -79,19 +88,30 @@ class ModulatedConv2d(nn.Module):
         self.scale = 1.0 / math.sqrt(in_ch * kernel_size ** 2)
         self.demodulate, self.upsample, self.padding = demodulate, upsample, kernel_size // 2
         if upsample:
-            self.blur = Blur(BLUR_TAPS, pad=(1, 1), gain=4.0)
+            self.blur = Blur(BLUR_TAPS, pad=1, gain=4.0)
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        weight = self.weight[0] * self.scale
-        x = x * style[:, :, None, None]
+    def _conv(self, x, weight):
         if self.upsample:
-            x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-        else:
-            x = F.conv2d(x, weight, padding=self.padding)
+            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+        return F.conv2d(x, weight, padding=self.padding)
+
+    def forward(self, x, style, shift=None, gain: float = 1.0):
+        weight, factor = self.weight[0], style * self.scale  # factor: per-sample input scaling
         if self.demodulate:
-            energy = style.square() @ weight.square().sum(dim=(2, 3)).t()
-            x = x * torch.rsqrt(energy + 1e-8)[:, :, None, None]
-        return self.blur(x) if self.upsample else x
+            energy = factor.square() @ torch.linalg.vector_norm(weight, dim=(2, 3)).square().t()
+            out_scale = torch.rsqrt(energy + 1e-8) * gain  # (N, C_out)
+        else:
+            out_scale = factor.new_full((factor.shape[0], weight.shape[0]), gain)
+        if weight.shape[-1] == 1:
+            w = weight[None, :, :, 0, 0] * (out_scale[:, :, None] * factor[:, None, :])
+            out = torch.bmm(w, x.flatten(2)).view(x.shape[0], -1, *x.shape[2:])
+        elif x.shape[0] == 1:
+            out = self._conv(x, weight * (out_scale[0, :, None] * factor[0])[:, :, None, None])
+        else:
+            out = self._conv(x * factor[:, :, None, None], weight)
+            out_scale = out_scale[:, :, None, None]
+            return out * out_scale if shift is None else torch.addcmul(shift, out, out_scale)
+        return out if shift is None else out.add_(shift)
 
 
 class NoiseInjection(nn.Module):
@@ -119,10 +139,14 @@ class StyledConv(nn.Module):
         self.activate = BiasLeakyReLU(out_ch)
 
     def forward(self, x, style, noise=None):
-        x = self.conv(x, style)
+        # lrelu(v) * sqrt(2) == lrelu(v * sqrt(2)): the gain goes into the conv's epilogue.
+        # bias + noise is built as (N, H, W, C) and viewed as NCHW: a channels-last
+        # tensor, so that the epilogue keeps the activations channels-last.
+        shift = self.activate.bias.view(1, 1, 1, -1) * SQRT2
         if noise is not None:
-            x = x + self.noise.weight * noise
-        return self.activate(x)
+            shift = shift + (self.noise.weight * SQRT2 * noise).permute(0, 2, 3, 1)
+        x = self.conv(x, style, shift=shift.permute(0, 3, 1, 2), gain=SQRT2)
+        return F.leaky_relu(x, 0.2, inplace=True)
 
 
 class ToRGB(nn.Module):
@@ -134,7 +158,7 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
     def forward(self, x, style, skip=None):
-        out = self.conv(x, style) + self.bias
+        out = self.conv(x, style, shift=self.bias)
         return out if skip is None else out + self.upsample(skip)
 
 
@@ -239,6 +263,7 @@ class StyleGAN2Generator(Generator):
         """Render from StyleSpace vectors (as :meth:`styles` returns, possibly edited)."""
         noise = self._noise(noise_mode, styles[0].shape[0])
         x = self.input.input.expand(styles[0].shape[0], -1, -1, -1)
+        x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
         x = self.conv1(x, styles[0], noise[0])
         skip = self.to_rgb1(x, styles[1])
         for k, rgb in enumerate(self.to_rgbs):
@@ -246,4 +271,4 @@ class StyleGAN2Generator(Generator):
             x = self.convs[2 * k](x, s[0], noise[2 * k + 1])
             x = self.convs[2 * k + 1](x, s[1], noise[2 * k + 2])
             skip = rgb(x, s[2], skip)
-        return skip
+        return skip.contiguous()
