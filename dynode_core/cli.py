@@ -15,6 +15,7 @@ import sys
 import click
 
 from . import __version__
+from .params import ComponentName  # noqa: F401 - re-exported for plugins
 
 #: Core command modules; each exposes ``COMMANDS``, a list of click commands.
 COMMAND_MODULES = (
@@ -22,41 +23,8 @@ COMMAND_MODULES = (
     "dynode_core.commands.dynamics",
     "dynode_core.commands.edit",
     "dynode_core.commands.invert",
+    "dynode_core.commands.run",
 )
-
-
-class ComponentName(click.ParamType):
-    """A component name of one kind, validated against the registry.
-
-    A bad name exits with code 2 and the list of valid names.
-    """
-
-    name = "name"
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def get_metavar(self, param, ctx=None):  # noqa: D401 - click API
-        return self.kind.rstrip("s").upper()
-
-    def convert(self, value, param, ctx):
-        from .plugins import get_registry
-        from .registry import RegistryError
-
-        if not isinstance(value, str):
-            return value
-        try:
-            return get_registry().get(self.kind, value).name
-        except RegistryError as exc:
-            self.fail(str(exc), param, ctx)
-
-    def shell_complete(self, ctx, param, incomplete):
-        from click.shell_completion import CompletionItem
-
-        from .plugins import get_registry
-
-        return [CompletionItem(n) for n in get_registry().names(self.kind)
-                if n.startswith(incomplete)]
 
 
 def user_errors():

@@ -69,3 +69,48 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path, *, columns: int = 8,
     with atomic_path(path) as tmp:
         sheet.save(tmp, format="PNG")
     return Path(path)
+
+
+def _write_png_frames(folder: Path, batches) -> Path:
+    """Lossless PNG frames ``frame_00000.png`` ... into a new or empty folder."""
+    from PIL import Image
+
+    from .io import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    index = 0
+    for batch in batches:
+        for frame in batch:
+            with atomic_path(folder / f"frame_{index:05d}.png") as tmp:
+                Image.fromarray(frame).save(tmp, format="PNG")
+            index += 1
+    return folder
+
+
+def write_rendering(latents, out, *, generator: str = "shapes64", checkpoint=None, fps=None,
+                    device: str = "auto", batch_size: int = 16, overwrite: bool = False) -> Path:
+    """Render a codes file to ``out``: ``.mp4``/``.gif`` video, ``.png`` contact sheet,
+    or a folder of lossless PNG frames. Frames use ``const`` noise."""
+    from .io import OutputError
+    from .plugins import get_registry
+    from .runconfig import resolve_device
+    from .trajectory import LatentTrajectory
+    from .video import write_video
+
+    out = Path(out)
+    if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
+        raise OutputError(f"{out} exists; choose another --out or pass --overwrite")
+    traj = LatentTrajectory.load(latents)
+    model = get_registry().create("generators", generator, checkpoint=checkpoint,
+                                  device=resolve_device(device))
+    if traj.dim != model.latent_dim or traj.num_layers not in (1, model.num_ws):
+        raise OutputError(f"{latents} holds codes of shape (L={traj.num_layers}, "
+                          f"D={traj.dim}) but generator '{generator}' takes "
+                          f"(L=1 or {model.num_ws}, D={model.latent_dim})")
+    rate = fps or float(traj.meta.get("fps") or 25.0)
+    batches = render_batches(model, traj.latents, batch_size=batch_size)
+    if out.suffix.lower() == ".png":
+        return contact_sheet([(out.stem[:14], np.concatenate(list(batches)))], out)
+    if out.suffix == "":
+        return _write_png_frames(out, batches)
+    return write_video(out, batches, fps=rate)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .generate import _ComponentName
+from ..params import ComponentName
 
 TRAJECTORY_FORMAT = "dynode.trajectory/1"
 
@@ -107,7 +107,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
               help="The edit of frame 0, e.g. sefa:3:2.0 or file:smile.pt:1.5.")
 @click.option("--propagate", "strategy", type=_Propagation(), default="dynamics",
               show_default=True, help="How the edit reaches the other frames.")
-@click.option("--generator", "generator_name", type=_ComponentName("generators"), default=None,
+@click.option("--generator", "generator_name", type=ComponentName("generators"), default=None,
               help="Generator, for editors that read it (sefa, ganspace, supervised).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Weights file, for generators that need one (e.g. stylegan2).")
@@ -127,7 +127,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--list-directions", is_flag=True,
               help="List the directions each editor offers (for --generator), then exit.")
-@click.option("--editor", "editors", multiple=True, type=_ComponentName("editors"),
+@click.option("--editor", "editors", multiple=True, type=ComponentName("editors"),
               help="With --list-directions: only these (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="With --list-directions: directions shown per editor.")

@@ -4,31 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..params import ComponentName
+
 GRID_FORMAT = "dynode.generate/1"
-
-
-class _ComponentName(click.ParamType):
-    """:class:`dynode_core.cli.ComponentName`, resolved on first use: this module is
-    imported while ``dynode_core.cli`` loads, so it cannot import it at the top."""
-
-    name = "name"
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def _real(self):
-        from ..cli import ComponentName
-
-        return ComponentName(self.kind)
-
-    def get_metavar(self, param, ctx=None):
-        return self._real().get_metavar(param, ctx)
-
-    def convert(self, value, param, ctx):
-        return self._real().convert(value, param, ctx)
-
-    def shell_complete(self, ctx, param, incomplete):
-        return self._real().shell_complete(ctx, param, incomplete)
 
 
 def _grid(frames, columns: int):
@@ -46,7 +24,7 @@ def _grid(frames, columns: int):
 
 
 @click.command("generate")
-@click.option("--generator", "generator_name", type=_ComponentName("generators"), required=True,
+@click.option("--generator", "generator_name", type=ComponentName("generators"), required=True,
               help="Registered generator (see `dynode list generators`).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Weights file, for generators that need one (e.g. stylegan2).")

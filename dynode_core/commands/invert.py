@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .generate import _ComponentName
+from ..params import ComponentName
 
 TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 
 
 @click.command("invert")
 @click.argument("video", type=click.Path(exists=True))
-@click.option("--generator", "generator_name", type=_ComponentName("generators"), required=True,
+@click.option("--generator", "generator_name", type=ComponentName("generators"), required=True,
               help="Registered generator (see `dynode list generators`).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Generator weights, for generators that need them (e.g. stylegan2); an "
@@ -19,7 +19,7 @@ TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 @click.option("--encoder", default=None, metavar="NAME|PATH",
               help="Encoder: a registered name (`dynode list encoders`) or an e4e/pSp .pt or "
                    "dynode .safetensors file [default: the one registered for the generator].")
-@click.option("--inverter", "inverter_name", type=_ComponentName("inverters"), default=None,
+@click.option("--inverter", "inverter_name", type=ComponentName("inverters"), default=None,
               help="e4e, optim or hybrid [default: hybrid when an encoder exists, else optim].")
 @click.option("--steps", type=click.IntRange(min=0), default=None,
               help="Optimisation steps (optim: 100, hybrid: 50).")

@@ -1,0 +1,91 @@
+"""``dynode run`` and ``dynode render``: thin over :mod:`dynode_core.run` and :mod:`dynode_core.render`."""
+
+from __future__ import annotations
+
+import click
+
+from ..params import ComponentName
+
+DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
+
+@click.command("run")
+@click.argument("input", required=False)
+@click.option("--generator", type=ComponentName("generators"), help="Generator [shapes64].")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
+@click.option("--encoder", help="Registered encoder name or encoder file.")
+@click.option("--inverter", type=ComponentName("inverters"),
+              help="Inverter [hybrid when an encoder exists, else optim].")
+@click.option("--inversion-steps", type=click.IntRange(0), help="Optimisation steps per batch.")
+@click.option("--dynamics", type=ComponentName("dynamics"), help="Dynamics model [ode].")
+@click.option("--interpolate", type=click.IntRange(1), help="Frames per input interval [4].")
+@click.option("--extrapolate", type=click.FloatRange(0), help="Seconds past the last frame.")
+@click.option("--edit", "edits", multiple=True, help="EDITOR:DIRECTION[:STRENGTH]; repeatable.")
+@click.option("--propagate", type=click.Choice(["dynamics", "offset", "cde"]),
+              help="How the frame-0 edit reaches every frame [dynamics].")
+@click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
+@click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="A config.toml (e.g. from an earlier run); options given here win.")
+@click.option("--device", type=DEVICE, help="auto, cpu or cuda [auto].")
+@click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier dynode run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars or summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
+def run(input, config_path, resume, overwrite, quiet, as_json, edits, **options):
+    """Turn INPUT (a video, GIF, frame folder or world:MOTION) into interpolated and edited
+    videos with a report. With no INPUT, a clip of the bundled shapes world is used."""
+    import json
+
+    from ..run import run_pipeline
+    from ..runconfig import RunConfig
+
+    options = {k: v for k, v in options.items() if v is not None}
+    if input is not None:
+        options["input"] = input
+    if edits:
+        options["edits"] = list(edits)
+    config = RunConfig.from_toml(config_path, **options) if config_path else RunConfig(**options)
+    console = None
+    if as_json or quiet:
+        progress = False
+    else:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        progress = True
+    result = run_pipeline(config, resume=resume, overwrite=overwrite, progress=progress,
+                          console=console)
+    if as_json:
+        click.echo(json.dumps(result.metrics, indent=2, default=str))
+    elif not quiet:
+        from ..report import summary_table
+
+        console.print(summary_table(result.metrics))
+        console.print(f"wrote {result.folder}")
+
+
+@click.command("render")
+@click.argument("latents", type=click.Path(exists=True, dir_okay=False))
+@click.option("--generator", type=ComponentName("generators"), default="shapes64",
+              show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
+@click.option("--out", required=True, type=click.Path(),
+              help="OUT.mp4 / OUT.gif (video), OUT.png (contact sheet) or a folder (PNG frames).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True),
+              help="Frame rate [the codes' own].")
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
+def render(latents, generator, checkpoint, out, fps, device, batch_size, overwrite):
+    """Render codes (a trajectory file, or the output of interpolate / edit) to frames."""
+    from ..render import write_rendering
+
+    path = write_rendering(latents, out, generator=generator, checkpoint=checkpoint, fps=fps,
+                           device=device, batch_size=batch_size, overwrite=overwrite)
+    click.echo(f"wrote {path}")
+
+
+COMMANDS = [run, render]

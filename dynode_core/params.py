@@ -1,0 +1,39 @@
+"""Click parameter types shared by every dynode command (imports only click)."""
+
+from __future__ import annotations
+
+import click
+
+
+class ComponentName(click.ParamType):
+    """A component name of one kind, validated against the registry.
+
+    A bad name exits with code 2 and the list of valid names.
+    """
+
+    name = "name"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def get_metavar(self, param, ctx=None):  # noqa: D401 - click API
+        return self.kind.rstrip("s").upper()
+
+    def convert(self, value, param, ctx):
+        from .plugins import get_registry
+        from .registry import RegistryError
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return get_registry().get(self.kind, value).name
+        except RegistryError as exc:
+            self.fail(str(exc), param, ctx)
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        from .plugins import get_registry
+
+        return [CompletionItem(n) for n in get_registry().names(self.kind)
+                if n.startswith(incomplete)]
