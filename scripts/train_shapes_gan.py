@@ -35,12 +35,15 @@ from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
 
 FORMAT = "dynode.shapes-gan-train/1"
-#: Options that define the model and the optimisation; a resumed run takes them from the checkpoint.
-ARCH_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
-             "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed")
+#: Options stored in a checkpoint; a resumed run takes them from there ...
+CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
+               "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed")
+#: ... except these, when given on the command line (e.g. a lower --lr later in training).
+TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup")
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
+    """The options, and the names of the tunable ones given explicitly."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="output folder (outside git)")
     p.add_argument("--steps", type=int, default=10000, help="train until this many steps")
@@ -66,7 +69,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--sample-every", type=int, default=250)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--keep", type=int, default=3, help="checkpoints kept (plus every 2000th step)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    p.set_defaults(**{k: None for k in TUNABLE_KEYS})
+    given = {k for k, v in vars(p.parse_args(argv)).items() if k in TUNABLE_KEYS and v is not None}
+    return args, given
 
 
 def widths(text: str, size: int) -> dict[int, int]:
@@ -209,11 +215,11 @@ def save_checkpoint(out, step, cfg, g, d, g_ema, g_opt, d_opt, pl_mean, data_gen
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    args, given = parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     out = args.out
-    cfg = {k: getattr(args, k) for k in ARCH_KEYS}
+    cfg = {k: getattr(args, k) for k in CONFIG_KEYS}
     if checkpoints(out) and not args.resume:
         raise SystemExit(f"{out} already holds checkpoints: pass --resume or choose another --out")
     resume = checkpoints(out)[-1] if args.resume and checkpoints(out) else None
@@ -223,7 +229,10 @@ def main(argv=None) -> None:
     if state is not None:
         if state.get("format") != FORMAT:
             raise SystemExit(f"{resume}: not a {FORMAT} checkpoint")
-        cfg = state["config"]
+        changed = {k: getattr(args, k) for k in given if state["config"][k] != getattr(args, k)}
+        cfg = {**state["config"], **changed}
+        if changed:
+            print(f"changed on resume: {json.dumps(changed)}", flush=True)
     torch.manual_seed(cfg["seed"])
     data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
@@ -232,6 +241,9 @@ def main(argv=None) -> None:
     if state is not None:
         for net, key in ((g, "g"), (d, "d"), (g_ema, "g_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
             net.load_state_dict(state[key])
+        for opt, every in ((g_opt, g_every), (d_opt, d_every)):
+            for group in opt.param_groups:  # the lr may have been changed on resume
+                group["lr"] = cfg["lr"] * every / (every + 1)
         pl_mean, step = state["pl_mean"].to(device), state["step"]
         set_rng_states(state["rng"], data_gen)
         print(f"resumed from {resume} at step {step}", flush=True)

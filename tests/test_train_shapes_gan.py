@@ -32,6 +32,9 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
         with pytest.raises(SystemExit, match="--resume"):
             train.main(["--out", str(tmp_path / "b"), "--steps", "4", *TINY])
         train.main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *TINY])
+        train.main(["--out", str(tmp_path / "c"), "--steps", "2", *TINY])
+        train.main(["--out", str(tmp_path / "c"), "--steps", "4", "--resume", "--lr", "0.001",
+                    "--channels", "8,8,8,8,8", *TINY[2:]])  # the architecture stays
     finally:
         torch.set_num_threads(threads)
     a_ckpts = sorted((tmp_path / "a" / "checkpoints").glob("*.pt"))
@@ -49,3 +52,6 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
     samples = tmp_path / "a" / "samples"
     assert (samples / "reals.png").exists() and (samples / "step-0000003.png").exists()
     assert a["g_ema"]["latent_avg"].abs().sum() > 0  # estimated at save time
+    c = torch.load(tmp_path / "c" / "checkpoints" / "step-0000004.pt", weights_only=True)
+    assert c["config"]["lr"] == 0.001 and c["config"]["channels"] == "16,16,8,8,8"
+    assert c["d_opt"]["param_groups"][0]["lr"] == pytest.approx(0.001 * 16 / 17)
