@@ -56,19 +56,20 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     """Run every stage for ``config``; returns the codes, the paths and the metrics."""
     from .progress import Progressor
 
+    from . import stages
+
     started = time.perf_counter()
+    device = resolve_device(config.device)
+    info = stages.probe(config)  # bad input fails here, before anything is written
+    generator = stages.load_generator(config, device)
     folder = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
     atomic_write_text(folder / "config.toml", config.to_toml())
-    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     bar = Progressor(enabled=progress, console=console)
     runner = StageRunner(plugin_manager, context={"config": config, "folder": folder,
                                                   "device": device})
-    from . import stages
-
     with bar:
-        source = runner.run("read", lambda _: stages.read(config, folder, bar), None)
-        generator = stages.load_generator(config, device)
+        source = runner.run("read", lambda _: stages.read(config, info, folder, bar), None)
         traj = runner.run("invert", lambda src: stages.invert(config, src, generator, folder,
                                                                device, bar, resume), source)
         traj.save(folder / "latents.safetensors")

@@ -45,15 +45,28 @@ def source_batches(config, source: str):
         yield FrameBatch(frames=batch.frames[:keep], times=batch.times[:keep])
 
 
-def read(config, folder: Path, bar) -> Source:
+def source_name(config) -> str:
+    return str(config.input or f"world:{config.demo_motion}:{config.demo_frames}")
+
+
+def probe(config):
+    """The input's :class:`VideoInfo`; missing, unreadable, empty or 1-frame input fails."""
+    from .run import check_input_frames
+    from .video import probe_video
+
+    source = source_name(config)
+    info = probe_video(source, **_options(config, source))
+    check_input_frames(info.frames, source)
+    return info
+
+
+def read(config, info, folder: Path, bar) -> Source:
     """Stream the input once: copy it to ``input.mp4`` and collect its timestamps."""
     from .run import check_input_frames
-    from .video import probe_video, write_video
+    from .video import write_video
 
-    source = str(config.input or f"world:{config.demo_motion}:{config.demo_frames}")
-    info = probe_video(source, **_options(config, source))
+    source = source_name(config)
     total = info.frames if not config.max_frames else min(info.frames, config.max_frames)
-    check_input_frames(total, source)
     task = bar.task("read", total)
     wanted = set(pick_columns(total, SHEET_COLUMNS).tolist())
     times, sheet = [], []
