@@ -51,16 +51,42 @@ def progress_callback(progress, total: int | None, description: str):
 
 
 def smooth(codes: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian smoothing over frames (``sigma`` in frames; edges repeat the end frames)."""
+    """Gaussian smoothing over frames (``sigma`` in frames; edges repeat the end frames).
+
+    Sums shifted copies one offset at a time, so memory stays at twice the codes."""
     if sigma <= 0 or codes.shape[0] < 2:
         return codes
     radius = max(1, int(math.ceil(3 * sigma)))
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(codes.dtype)
-    index = (torch.arange(codes.shape[0])[:, None] + torch.arange(-radius, radius + 1)[None])
-    index = index.clamp(0, codes.shape[0] - 1)
-    return torch.einsum("tk,tkld->tld", kernel.expand(codes.shape[0], -1), codes[index])
+    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    weights = (weights / weights.sum()).tolist()
+    frames = torch.arange(codes.shape[0])
+    out = torch.zeros_like(codes)
+    for offset, weight in zip(range(-radius, radius + 1), weights):
+        out.add_(codes[(frames + offset).clamp(0, codes.shape[0] - 1)], alpha=weight)
+    return out
+
+
+class Rows:
+    """A growing array of rows (capacity doubles), so keeping codes makes few, large
+    allocations instead of one small tensor per batch."""
+
+    def __init__(self, row_shape: tuple, dtype: torch.dtype):
+        self.data = torch.empty((0, *row_shape), dtype=dtype)
+        self.count = 0
+
+    def extend(self, rows: torch.Tensor) -> None:
+        end = self.count + rows.shape[0]
+        if end > self.data.shape[0]:
+            grown = torch.empty((max(end, 2 * self.data.shape[0], 64), *self.data.shape[1:]),
+                                dtype=self.data.dtype)
+            grown[:self.count] = self.data[:self.count]
+            self.data = grown
+        self.data[self.count:end] = rows
+        self.count = end
+
+    def values(self) -> torch.Tensor:
+        return self.data[:self.count]
 
 
 def _source(source, batch_size: int):
@@ -143,16 +169,16 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
     given_times = None if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
     device, res = _device(generator), generator.resolution
     shape = (generator.num_ws, generator.latent_dim)
-    codes, all_times, done = [], [], 0
+    codes, stamps, done = Rows(shape, torch.float32), Rows((), torch.float64), 0
     with progress_callback(progress, total, "inverting") as report:
         report(0, total=total, description="inverting")
         for index, batch in enumerate(batches):
             n = len(batch.frames)
-            stamps = batch.times if given_times is None else given_times[done:done + n]
-            if len(stamps) != n:
+            batch_times = batch.times if given_times is None else given_times[done:done + n]
+            if len(batch_times) != n:
                 raise InputError(f"times holds {len(given_times)} entries but the video has more "
                                  "frames")
-            batch_times = torch.as_tensor(np.asarray(stamps, dtype=np.float64))
+            batch_times = torch.as_tensor(np.asarray(batch_times, dtype=np.float64))
             cached = cache.load(index, batch_times) if cache is not None else None
             if cached is None:
                 x = to_generator_input(batch.frames, res, crop, device)
@@ -163,16 +189,16 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
                                      f"{shape[1]}), finite) for batch {index}")
                 if cache is not None:
                     cache.save(index, cached, batch_times)
-            codes.append(cached)
-            all_times.append(batch_times)
+            codes.extend(cached)
+            stamps.extend(batch_times)
             done += n
             report(n)
-    if not codes:
+    if not done:
         raise InputError(f"{info['source']} holds no frames")
     if given_times is not None and done != len(given_times):
         raise InputError(f"times holds {len(given_times)} entries but the video has {done} frames")
-    stamps = torch.cat(all_times)
+    seconds = stamps.values()
     if fps is None:
-        fps = video_fps or (1.0 / float(stamps.diff().median()) if len(stamps) > 1 else 1.0)
+        fps = video_fps or (1.0 / float(seconds.diff().median()) if len(seconds) > 1 else 1.0)
     info.setdefault("fps", float(fps))
-    return LatentTrajectory(stamps, smooth(torch.cat(codes), float(smoothing)), "w+", info)
+    return LatentTrajectory(seconds, smooth(codes.values(), float(smoothing)), "w+", info)
