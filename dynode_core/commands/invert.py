@@ -22,7 +22,7 @@ TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 @click.option("--inverter", "inverter_name", type=ComponentName("inverters"), default=None,
               help="e4e, optim or hybrid [default: hybrid when an encoder exists, else optim].")
 @click.option("--steps", type=click.IntRange(min=0), default=None,
-              help="Optimisation steps (optim: 100, hybrid: 50).")
+              help="Optimisation steps (optim: 100, hybrid: 30).")
 @click.option("--crop", type=click.Choice(["center", "none"]), default="center", show_default=True,
               help="center: centred square crop then resize; none: resize the whole frame "
                    "(aspect ratio not kept).")

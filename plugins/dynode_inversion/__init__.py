@@ -31,7 +31,7 @@ def _optim(steps=100, lr=0.05, space="w+", seed=0, **options):
     return OptimInverter(steps, lr, space, seed=seed, **options)
 
 
-def _hybrid(encoder=None, steps=50, lr=0.01, space="w+", seed=0, device=None, **options):
+def _hybrid(encoder=None, steps=30, lr=0.01, space="w+", seed=0, device=None, **options):
     from .hybrid import HybridInverter
 
     return HybridInverter(encoder, steps, lr, space, seed=seed, device=device, **options)

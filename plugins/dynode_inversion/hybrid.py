@@ -1,9 +1,10 @@
 """The ``hybrid`` inverter: an encoder's codes, refined by a short optimisation.
 
 The encoder gives a start close to the frame, so a few steps at a small
-learning rate suffice (defaults: 50 steps, lr 0.01, a light pull towards the
+learning rate suffice (defaults: 30 steps, lr 0.01, a light pull towards the
 encoder's code so that refinement does not wander off the part of W+ the
-encoder was trained on).
+encoder was trained on). Few steps because each one renders and back-propagates
+the generator: see docs/performance.md ("Inversion") for measured step costs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .optim import OptimInverter
 class HybridInverter(Inverter):
     """Encoder start, optimisation refine."""
 
-    def __init__(self, encoder=None, steps: int = 50, lr: float = 0.01, space: str = "w+", *,
+    def __init__(self, encoder=None, steps: int = 30, lr: float = 0.01, space: str = "w+", *,
                  iterations: int = 1, ssim_weight: float = 0.1, pull_weight: float = 0.01,
                  latent_noise: float = 0.0, seed: int = 0, device=None):
         self.start = EncoderInverter(encoder, iterations=iterations, device=device)
