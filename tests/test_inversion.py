@@ -152,9 +152,15 @@ def test_e4e_checkpoint_offers_its_decoder_to_the_stylegan2_loader(tmp_path, gen
 # --------------------------------------------------------------------------- inverters
 def test_restyle_and_residual_iterations(generator):
     frames = torch.rand(2, 3, 32, 32) * 2 - 1
-    paired = EncoderInverter(tiny_encoder(input_nc=6), iterations=3)
-    codes = paired.invert(frames, generator)
+    restyle = tiny_encoder(input_nc=6)
+    codes = EncoderInverter(restyle, iterations=3).invert(frames, generator)
     assert codes.shape == (2, 8, 64) and torch.isfinite(codes).all()
+    with torch.no_grad():  # pass 1: E(x, image of latent_avg) + latent_avg
+        avg = restyle.latent_avg.expand(2, -1, -1)
+        first = restyle(frames, generator.synthesize(avg))
+        pair = torch.cat([frames, generator.synthesize(avg)], 1)
+        assert torch.allclose(first, restyle.encoder(pair) + avg)
+    assert torch.allclose(EncoderInverter(restyle).invert(frames, generator), first)
     encoder = tiny_encoder()
     one = EncoderInverter(encoder).invert(frames, generator)
     with torch.no_grad():
@@ -197,6 +203,8 @@ def test_hybrid_starts_from_the_encoder_and_refines(generator):
     with torch.no_grad():
         err = [(generator.synthesize(c) - frames).square().mean() for c in (start, refined)]
     assert err[1] < err[0]
+    in_w = OptimInverter(steps=2, space="w").invert(frames, generator, start=start)
+    assert torch.equal(in_w, in_w[:, :1].expand_as(in_w))  # one code on every layer
 
 
 def test_default_inverter_choice_and_options():

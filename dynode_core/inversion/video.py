@@ -171,7 +171,7 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
     shape = (generator.num_ws, generator.latent_dim)
     codes, stamps, done = Rows(shape, torch.float32), Rows((), torch.float64), 0
     with progress_callback(progress, total, "inverting") as report:
-        report(0, total=total, description="inverting")
+        report(0, total=total)
         for index, batch in enumerate(batches):
             n = len(batch.frames)
             batch_times = batch.times if given_times is None else given_times[done:done + n]
