@@ -123,8 +123,8 @@ def run_real(args) -> list[dict]:
 
 def _line(row: dict) -> str:
     return (f"{row['dynamics']:8s} {row['strategy']:9s} x{row['factor']:<2d} "
-            f"dev vs video {row['dev_vs_video']:.4f}  vs model {row['dev_vs_model']:.5f}  "
-            f"residual vs video {row['residual_rel_vs_video']:.4f}  vs model "
+            f"dev vs video {row['dev_vs_video']:.2e}  vs model {row['dev_vs_model']:.2e}  "
+            f"residual vs video {row['residual_rel_vs_video']:.2e}  vs model "
             f"{row['residual_rel_vs_model']:.2e}  fit {row['fit_s']:.1f}s")
 
 
