@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -89,6 +90,19 @@ class Rows:
         return self.data[:self.count]
 
 
+def _sample_digest(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's first and last MiB: tells videos apart without reading them whole
+    (unlike a modification time, it survives copies and rewrites of the same bytes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(chunk))
+        size = f.seek(0, os.SEEK_END)
+        if size > chunk:
+            f.seek(max(chunk, size - chunk))
+            digest.update(f.read(chunk))
+    return digest.hexdigest()[:16]
+
+
 def _source(source, batch_size: int):
     """(batches, total frames or None, fps or None, description dict)."""
     if isinstance(source, (str, os.PathLike)):
@@ -96,9 +110,9 @@ def _source(source, batch_size: int):
 
         path = Path(source)
         info = probe_video(path)
-        stat = path.stat()
-        ident = {"path": str(path.resolve()), "bytes": stat.st_size, "mtime": int(stat.st_mtime)} \
-            if path.is_file() else {"path": str(path.resolve())}
+        ident = {"path": str(path.resolve())}
+        if path.is_file():
+            ident.update(bytes=path.stat().st_size, sample=_sample_digest(path))
         return read_video(path, batch_size), info.frames, info.fps, ident
     if isinstance(source, FrameBatch):
         source = [source]
@@ -148,7 +162,7 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
 
         inverter_options.setdefault("generator_name", generator_name)
         inverter = build_inverter(inverter, **inverter_options)
-    elif inverter_options:
+    elif any(v is not None for k, v in inverter_options.items() if k != "generator_name"):
         raise TypeError(f"options {sorted(inverter_options)} apply only to an inverter name")
     batches, total, video_fps, ident = _source(video, int(batch_size))
     inverter_config = getattr(inverter, "config", None) or {"name": type(inverter).__name__}
