@@ -85,7 +85,10 @@ def register_inverters(register):
 
     The factory is called with the inverter's options as keywords
     (e.g. ``steps=200``) and returns an object with
-    ``invert(frames, generator, *, progress) -> LatentTrajectory``.
+    ``invert(frames, generator, *, progress) -> codes``: a batch of frames
+    (N, 3, H, W) in [-1, 1] at the generator's resolution to W+ codes
+    (N, num_ws, D). :func:`dynode_core.inversion.invert_video` streams a whole
+    video through it into a :class:`~dynode_core.trajectory.LatentTrajectory`.
 
     Example::
 
