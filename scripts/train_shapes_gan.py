@@ -56,7 +56,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--n-mlp", type=int, default=4)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=0.0025)
-    p.add_argument("--r1", type=float, default=0.1, help="R1 weight gamma (loss gamma/2 * |grad|^2)")
+    p.add_argument("--r1", type=float, default=1.0, help="R1 weight gamma (loss gamma/2 * |grad|^2)")
     p.add_argument("--pl-weight", type=float, default=0.0, help="path-length weight (0: off)")
     p.add_argument("--mixing", type=float, default=0.9, help="style-mixing probability")
     p.add_argument("--ema-kimg", type=float, default=10.0, help="G_ema half-life in kimg")
@@ -249,8 +249,8 @@ def main(argv=None) -> None:
         print(f"resumed from {resume} at step {step}", flush=True)
     else:
         (out / "samples").mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg, indent=2))
         save_grid(reals(64, torch.Generator().manual_seed(12345), device), out / "samples" / "reals.png")
+    (out / "config.json").write_text(json.dumps(cfg, indent=2))  # as this run uses it
     sample_z = torch.randn(64, cfg["style_dim"], generator=torch.Generator().manual_seed(777)).to(device)
     n_params = sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())
     print(f"config {json.dumps(cfg)}; params G {n_params[0]:,} D {n_params[1]:,}; "
