@@ -4,10 +4,16 @@ Modules (imported lazily; importing this package loads no torch):
 
 - :mod:`dynode_shapes.world`: factors, the anti-aliased renderer, the i.i.d. sampler;
 - :mod:`dynode_shapes.motions`: analytic motions, edits and :func:`~dynode_shapes.motions.video`;
-- :mod:`dynode_shapes.commands`: the ``dynode world`` command group.
+- :mod:`dynode_shapes.commands`: the ``dynode world`` command group;
+- :mod:`dynode_shapes.regressor`: the factor regressor (``world-factors`` metric);
+- :mod:`dynode_shapes.models`: the bundled ``shapes64`` generator and ``shapes64-e4e`` encoder.
 """
 
+from pathlib import Path
+
 from dynode_core import hookimpl
+
+_WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
 @hookimpl
@@ -27,3 +33,41 @@ def _world_reader(**_options):
 def register_video_readers(register):
     register("world", _world_reader, scheme="world",
              description="world:MOTION[:FRAMES[:FPS]] renders a clip of the shapes world")
+
+
+def _shapes64(checkpoint=None, device="cpu"):
+    from .models import load_shapes64
+
+    return load_shapes64(checkpoint=checkpoint, device=device)
+
+
+def _shapes64_encoder(device="cpu"):
+    from .models import load_shapes64_encoder
+
+    return load_shapes64_encoder(device=device)
+
+
+def _world_factors(**inputs):
+    from .factor_errors import world_factors
+
+    return world_factors(**inputs)
+
+
+@hookimpl
+def register_generators(register):
+    register("shapes64", _shapes64, needs_checkpoint=False,
+             description="64 px StyleGAN2 trained on the shapes world (bundled weights)")
+
+
+@hookimpl
+def register_encoders(register):
+    if (_WEIGHTS / "shapes64-e4e.safetensors").is_file():
+        register("shapes64-e4e", _shapes64_encoder, generator="shapes64",
+                 description="e4e encoder into shapes64's W+ (bundled weights)")
+
+
+@hookimpl
+def register_metrics(register):
+    register("world-factors", _world_factors,
+             description="factors of world frames read by the bundled regressor, and their "
+                         "errors given the true factors (frames=, factors=)")

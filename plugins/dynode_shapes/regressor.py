@@ -1,0 +1,224 @@
+"""The factor regressor: a small CNN that reads the world's factors back from an image.
+
+It reads images (N, 3, 64, 64) in [-1, 1] (what generators render; a render ``r``
+in [0, 1] is ``r * 2 - 1``) and returns a :class:`Reading`:
+
+- ``shape``: 3-way classification (:data:`~dynode_shapes.world.SHAPES`);
+- ``x``, ``y``: soft-argmax over a 32 x 32 heat map plus per-cell offsets
+  (translation-equivariant, sub-pixel);
+- ``size``: regressed from pooled features;
+- ``rotation``: read as (cos, sin) of ``k * rotation`` (k = 4 for squares, 3 for
+  triangles: the angle is only defined modulo the shape's symmetry), so it comes
+  back in [0, 2 pi / k); ``phase`` = ``k * rotation / 2 pi`` in [0, 1); both NaN
+  for disks;
+- ``hue``, ``bg_hue``: (cos, sin) on the colour wheel, returned in [0, 1).
+
+The bundled weights (``weights/regressor.safetensors`` + JSON, format
+:data:`FORMAT`) are trained by ``scripts/train_regressor.py``;
+:func:`load_regressor` / :func:`predict_factors` use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynode_core.errors import DynodeError, InputError
+from dynode_core.io import atomic_path
+
+from .world import RESOLUTION, Factors
+
+FORMAT = "dynode.regressor/1"
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "regressor.safetensors"
+#: Rotational symmetry order of each shape (0: no rotation to read).
+SYMMETRY = (0, 4, 3)
+TAU = 2 * math.pi
+
+
+@dataclass
+class RegressorConfig:
+    """The architecture (JSON-able)."""
+
+    widths: tuple = (24, 48, 96, 128)
+    head: int = 32
+    hidden: int = 256
+    resolution: int = RESOLUTION
+
+    def __post_init__(self):
+        self.widths = tuple(int(w) for w in self.widths)
+        if len(self.widths) != 4 or self.resolution != 64:
+            raise ValueError("the regressor has four stages and reads 64 px images")
+
+
+def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+#: Global outputs: name -> width, in order.
+GLOBAL_OUTPUTS = {"shape": 3, "size": 1, "square": 2, "triangle": 2, "hue": 2, "bg_hue": 2}
+
+
+class FactorRegressor(nn.Module):
+    """Four strided stages (32, 16, 8, 4 px); an FPN heat map at 32 px for the
+    position, an MLP on the 4 px features for everything else."""
+
+    def __init__(self, config: RegressorConfig | None = None):
+        super().__init__()
+        self.config = cfg = config or RegressorConfig()
+        w = cfg.widths
+        self.stages = nn.ModuleList([
+            nn.Sequential(_block(3, w[0], 2), _block(w[0], w[0], 1)),
+            nn.Sequential(_block(w[0], w[1], 2), _block(w[1], w[1], 1)),
+            nn.Sequential(_block(w[1], w[2], 2), _block(w[2], w[2], 1)),
+            nn.Sequential(_block(w[2], w[3], 2))])
+        self.laterals = nn.ModuleList(nn.Conv2d(c, cfg.head, 1) for c in w)
+        self.heat = nn.Conv2d(cfg.head, 3, 3, 1, 1)  # logit, dx, dy (in cells)
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(w[3] * 16, cfg.hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(cfg.hidden, sum(GLOBAL_OUTPUTS.values())))
+        cells = (torch.arange(32, dtype=torch.float32) + 0.5) / 32
+        self.register_buffer("cells", cells, persistent=False)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Raw outputs: ``xy`` (N, 2) in frame units and the :data:`GLOBAL_OUTPUTS`."""
+        feats, x = [], images
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        top = feats[0].shape[-2:]
+        fused = sum(F.interpolate(lat(f), size=top, mode="bilinear", align_corners=False)
+                    if f.shape[-2:] != top else lat(f) for lat, f in zip(self.laterals, feats))
+        heat = self.heat(F.relu(fused))
+        weights = heat[:, 0].flatten(1).softmax(1).view_as(heat[:, 0])
+        offsets = heat[:, 1:] / 32
+        px = (weights * (self.cells[None, None, :] + offsets[:, 0])).sum((1, 2))
+        py = (weights * (self.cells[None, :, None] + offsets[:, 1])).sum((1, 2))
+        out = dict(zip(GLOBAL_OUTPUTS, self.mlp(feats[-1]).split(list(GLOBAL_OUTPUTS.values()), 1)))
+        out["xy"] = torch.stack([px, py], 1)
+        out["size"] = out["size"][:, 0]
+        return out
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Factors read from a batch of images; every field is a tensor of shape (N,)
+    (``shape_probs`` (N, 3)). ``rotation`` / ``phase`` are NaN for disks."""
+
+    shape: torch.Tensor
+    shape_probs: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    size: torch.Tensor
+    rotation: torch.Tensor
+    phase: torch.Tensor
+    hue: torch.Tensor
+    bg_hue: torch.Tensor
+
+    def factors(self) -> Factors:
+        """As :class:`Factors` (rotation 0 for disks), e.g. to render what was read."""
+        return Factors(shape=self.shape, x=self.x, y=self.y, size=self.size,
+                       rotation=torch.nan_to_num(self.rotation, nan=0.0), hue=self.hue,
+                       bg_hue=self.bg_hue)
+
+    def as_dict(self) -> dict[str, list]:
+        return {f.name: getattr(self, f.name).tolist() for f in fields(self)}
+
+
+def _angle(cs: torch.Tensor) -> torch.Tensor:
+    """Angle in [0, 2 pi) of (cos, sin) pairs (N, 2)."""
+    return torch.remainder(torch.atan2(cs[:, 1], cs[:, 0]), TAU)
+
+
+def decode(out: dict[str, torch.Tensor]) -> Reading:
+    """A :class:`Reading` from the raw outputs of :meth:`FactorRegressor.forward`."""
+    probs = out["shape"].softmax(1)
+    shape = probs.argmax(1)
+    phase = torch.full_like(out["size"], float("nan"))
+    rotation = phase.clone()
+    for index, key in ((1, "square"), (2, "triangle")):
+        rows = shape == index
+        angle = _angle(out[key][rows])
+        phase[rows] = angle / TAU
+        rotation[rows] = angle / SYMMETRY[index]
+    return Reading(shape=shape, shape_probs=probs, x=out["xy"][:, 0], y=out["xy"][:, 1],
+                   size=out["size"], rotation=rotation, phase=phase,
+                   hue=_angle(out["hue"]) / TAU, bg_hue=_angle(out["bg_hue"]) / TAU)
+
+
+# ----------------------------------------------------------------------- files
+
+
+def save_regressor(model: FactorRegressor, path, **info) -> Path:
+    """Write ``path`` (.safetensors, format + config in the header) and a ``.json`` sidecar
+    holding the config and ``info`` (training run, held-out errors)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise InputError(f"regressor save path {path} must end with .safetensors")
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
+             if v.dtype.is_floating_point}
+    state.update({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+                  if not v.dtype.is_floating_point})
+    config = asdict(model.config)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(config)})
+    with atomic_path(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({"format": FORMAT, "config": config, **info}, indent=2) + "\n")
+    return path
+
+
+def read_regressor(path, device="cpu") -> FactorRegressor:
+    """A regressor (eval mode, frozen) from a :func:`save_regressor` file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        raise InputError(f"cannot read {path} as safetensors: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{path}: format {meta.get('format')!r} is not a factor regressor "
+                         f"this version reads ({FORMAT})")
+    try:
+        model = FactorRegressor(RegressorConfig(**json.loads(meta["config"])))
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: regressor weights do not match their config ({exc})") from None
+    return model.eval().requires_grad_(False).to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def _bundled(device: str) -> FactorRegressor:
+    if not WEIGHTS.is_file():
+        raise DynodeError(f"the bundled factor regressor {WEIGHTS} is missing; train it with "
+                          "scripts/train_regressor.py --export")
+    return read_regressor(WEIGHTS, device)
+
+
+def load_regressor(device="cpu", path=None) -> FactorRegressor:
+    """The bundled regressor (cached per device), or the one in ``path``."""
+    return read_regressor(path, device) if path is not None else _bundled(str(torch.device(device)))
+
+
+@torch.no_grad()
+def predict_factors(images: torch.Tensor, regressor: FactorRegressor | None = None, *,
+                    batch_size: int = 256) -> Reading:
+    """Read the factors of images (N, 3, 64, 64) in [-1, 1] (default: the bundled regressor,
+    on the images' device)."""
+    if images.dim() != 4 or images.shape[1:] != (3, RESOLUTION, RESOLUTION):
+        raise InputError(f"the factor regressor reads (N, 3, {RESOLUTION}, {RESOLUTION}) images in "
+                         f"[-1, 1], got {tuple(images.shape)}")
+    model = regressor if regressor is not None else load_regressor(images.device)
+    device = next(model.parameters()).device
+    outs = [model(chunk.to(device, torch.float32)) for chunk in images.split(batch_size)]
+    return decode({k: torch.cat([o[k] for o in outs]) for k in outs[0]})
