@@ -370,3 +370,43 @@ def test_cli_list_directions(generator):
                      "--editor", "sefa", "--limit", "3", "-o", "layers=0-3")
     assert result.exit_code == 0, result.output
     assert "SeFa eigenvalue" in result.output and "61 more" in result.output
+
+
+def _fit_folder(tmp_path, name, *options):
+    src = tmp_path / "codes.safetensors"
+    if not src.exists():
+        real_trajectory().save(src)
+    out = tmp_path / f"fit-{name}"
+    result = _invoke("fit", src, "--dynamics", name, "--out", out, "--device", "cpu", "--quiet",
+                     *options)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_edit_on_a_dynode_fit_folder(tmp_path):
+    folder = _fit_folder(tmp_path, "linear")
+    out = tmp_path / "edited.safetensors"
+    result = _invoke("edit", folder, "--edit", "file:smile:2", "-o", f"folder={directions_dir()}",
+                     "--propagate", "dynamics", "--factor", "2", "--out", out)
+    assert result.exit_code == 0, result.output
+    edited = LatentTrajectory.load(out)
+    traj = real_trajectory()
+    assert len(edited) == 2 * (len(traj) - 1) + 1
+    assert torch.allclose(edited.times[::2], traj.times)
+    smile = resolve_direction_file("file:smile").vector
+    # linear dynamics carry the offset unchanged: observed frames are edited exactly
+    assert torch.allclose(edited.latents[::2] - traj.latents, 2 * smile.expand(18, -1), atol=1e-4)
+    assert edited.meta["propagate"] == "dynamics" and edited.meta["edit_component_max_rel_dev"] < 1e-4
+    refused = _invoke("edit", folder, "--edit", "file:smile:2", "-o", f"folder={directions_dir()}",
+                      "--propagate", "cde", "--out", tmp_path / "cde.safetensors")
+    assert refused.exit_code == 1
+    assert "'cde' needs the 'cde' dynamics, but the dynamics are 'linear'" in refused.output
+
+
+def test_cli_edit_cde_propagation(tmp_path):
+    folder = _fit_folder(tmp_path, "cde", "-o", "iterations=2", "-o", "method=rk4")
+    out = tmp_path / "edited.safetensors"
+    result = _invoke("edit", folder, "--edit", "file:smile:2", "-o", f"folder={directions_dir()}",
+                     "--propagate", "cde", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert LatentTrajectory.load(out).latents.shape == (11, 18, 512)

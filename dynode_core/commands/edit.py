@@ -62,15 +62,14 @@ def find_trajectory(folder):
                      "written by `dynode fit`? Pass --trajectory PATH")
 
 
-def _load_inputs(dyn_dir, trajectory_path, fps):
+def _load_inputs(dyn_dir, trajectory_path, fps, device):
     from ..trajectory import LatentTrajectory
 
     dynamics = None
     if dyn_dir is not None:
         from ..dynamics_io import load_dynamics
 
-        dynamics = load_dynamics(dyn_dir)
-        dynamics = dynamics[0] if isinstance(dynamics, tuple) else dynamics
+        dynamics = load_dynamics(dyn_dir, device=device)
     path = trajectory_path or find_trajectory(dyn_dir)
     return dynamics, LatentTrajectory.load(path, fps=fps)
 
@@ -121,7 +120,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
                                  "DYN_DIR only --propagate offset works.")
 @click.option("--fps", type=float, default=None, help="Frame rate of bare code tensors.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
-              show_default=True, help="Device of the generator.")
+              show_default=True, help="Device of the generator and the dynamics.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes (.safetensors, a dynode trajectory).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
@@ -160,7 +159,7 @@ def edit(dyn_dir, spec, strategy, generator_name, checkpoint, editor_options, fa
     check_new_output(out, overwrite=overwrite)
     if Path(out).suffix != ".safetensors":
         raise InputError(f"--out {out} must end with .safetensors")
-    dynamics, traj = _load_inputs(dyn_dir, trajectory_path, fps)
+    dynamics, traj = _load_inputs(dyn_dir, trajectory_path, fps, device)
     parsed = parse_edit(spec)
     resolved = resolve_edit(parsed, generator, latent_shape=(traj.num_layers, traj.dim), **options)
     times = upsample_times(traj.times, factor)
