@@ -57,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-n", type=int, default=1000, help="held-out renders per evaluation")
     p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--export-eval-n", type=int, default=2000,
+                   help="held-out renders evaluated for the exported JSON")
     p.add_argument("--export", type=Path, default=None, help="write the trained weights here "
                    "(.safetensors + .json) when training ends")
     return p.parse_args(argv)
@@ -204,12 +206,13 @@ def main(argv=None) -> None:
             if step % args.ckpt_every == 0 or step == args.steps:
                 save_checkpoint(ckpt_path, model, opt, step, args, gens)
     if args.export is not None:
-        errors = evaluate(model, 2000, device)
+        errors = evaluate(model, args.export_eval_n, device)
         save_regressor(model.eval(), args.export, training={
             "script": "scripts/train_regressor.py", "steps": step, "batch": args.batch,
             "seed": args.seed, "augment": args.augment},
-            heldout={"renders": 2000, "seed": HELDOUT_SEED, **errors})
-        print(f"exported {args.export}; held-out errors on 2000 renders: {json.dumps(errors)}")
+            heldout={"renders": args.export_eval_n, "seed": HELDOUT_SEED, **errors})
+        print(f"exported {args.export}; held-out errors on {args.export_eval_n} renders: "
+              f"{json.dumps(errors)}")
 
 
 if __name__ == "__main__":

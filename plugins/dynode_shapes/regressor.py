@@ -6,7 +6,7 @@ in [0, 1] is ``r * 2 - 1``) and returns a :class:`Reading`:
 - ``shape``: 3-way classification (:data:`~dynode_shapes.world.SHAPES`);
 - ``x``, ``y``: soft-argmax over a 32 x 32 heat map plus per-cell offsets
   (translation-equivariant, sub-pixel);
-- ``size``: regressed from pooled features;
+- ``size``, ``shape``, rotation, ``hue``: read from a crop around the found position;
 - ``rotation``: read as (cos, sin) of ``k * rotation`` (k = 4 for squares, 3 for
   triangles: the angle is only defined modulo the shape's symmetry), so it comes
   back in [0, 2 pi / k); ``phase`` = ``k * rotation / 2 pi`` in [0, 1); both NaN
@@ -47,14 +47,19 @@ class RegressorConfig:
     """The architecture (JSON-able)."""
 
     widths: tuple = (24, 48, 96, 128)
+    crop_widths: tuple = (32, 48, 96, 128)
+    crop: int = 40
     head: int = 32
     hidden: int = 256
     resolution: int = RESOLUTION
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
-        if len(self.widths) != 4 or self.resolution != 64:
-            raise ValueError("the regressor has four stages and reads 64 px images")
+        self.crop_widths = tuple(int(w) for w in self.crop_widths)
+        if len(self.widths) != 4 or len(self.crop_widths) != 4 or self.resolution != 64:
+            raise ValueError("the regressor has four stages per branch and reads 64 px images")
+        if self.crop % 8:
+            raise ValueError(f"crop must be a multiple of 8 pixels, got {self.crop}")
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -62,32 +67,44 @@ def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
                          nn.ReLU(inplace=True))
 
 
-#: Global outputs: name -> width, in order.
-GLOBAL_OUTPUTS = {"shape": 3, "size": 1, "square": 2, "triangle": 2, "hue": 2, "bg_hue": 2}
+def _mlp(cin: int, hidden: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(cin, hidden), nn.ReLU(inplace=True),
+                         nn.Linear(hidden, cout))
+
+
+#: Outputs read from the crop around the object: name -> width, in order.
+OBJECT_OUTPUTS = {"shape": 3, "size": 1, "square": 2, "triangle": 2, "hue": 2}
 
 
 class FactorRegressor(nn.Module):
-    """Four strided stages (32, 16, 8, 4 px); an FPN heat map at 32 px for the
-    position, an MLP on the 4 px features for everything else."""
+    """Two branches. The frame branch (four strided stages: 32, 16, 8, 4 px) gives the
+    position (soft-argmax of an FPN heat map at 32 px plus per-cell offsets) and the
+    background hue (MLP on the 4 px features). The object branch crops ``crop`` pixels
+    around the found position (bilinear, detached) and reads shape, size, rotation and
+    hue from it with a second small CNN: object-centred, so translation-invariant."""
 
     def __init__(self, config: RegressorConfig | None = None):
         super().__init__()
         self.config = cfg = config or RegressorConfig()
-        w = cfg.widths
+        w, c = cfg.widths, cfg.crop_widths
         self.stages = nn.ModuleList([
             nn.Sequential(_block(3, w[0], 2), _block(w[0], w[0], 1)),
             nn.Sequential(_block(w[0], w[1], 2), _block(w[1], w[1], 1)),
             nn.Sequential(_block(w[1], w[2], 2), _block(w[2], w[2], 1)),
             nn.Sequential(_block(w[2], w[3], 2))])
-        self.laterals = nn.ModuleList(nn.Conv2d(c, cfg.head, 1) for c in w)
+        self.laterals = nn.ModuleList(nn.Conv2d(ch, cfg.head, 1) for ch in w)
         self.heat = nn.Conv2d(cfg.head, 3, 3, 1, 1)  # logit, dx, dy (in cells)
-        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(w[3] * 16, cfg.hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(cfg.hidden, sum(GLOBAL_OUTPUTS.values())))
+        self.background = _mlp(w[3] * 16, cfg.hidden, 2)
+        self.object = nn.Sequential(_block(3, c[0], 1), _block(c[0], c[1], 2), _block(c[1], c[2], 2),
+                                    _block(c[2], c[3], 2))
+        self.object_head = _mlp(c[3] * (cfg.crop // 8) ** 2, cfg.hidden, sum(OBJECT_OUTPUTS.values()))
         cells = (torch.arange(32, dtype=torch.float32) + 0.5) / 32
         self.register_buffer("cells", cells, persistent=False)
+        offsets = (torch.arange(cfg.crop, dtype=torch.float32) - (cfg.crop - 1) / 2) / cfg.resolution
+        self.register_buffer("window", offsets, persistent=False)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Raw outputs: ``xy`` (N, 2) in frame units and the :data:`GLOBAL_OUTPUTS`."""
+    def locate(self, images: torch.Tensor):
+        """(xy (N, 2) in frame units, background (cos, sin) (N, 2))."""
         feats, x = [], images
         for stage in self.stages:
             x = stage(x)
@@ -100,9 +117,24 @@ class FactorRegressor(nn.Module):
         offsets = heat[:, 1:] / 32
         px = (weights * (self.cells[None, None, :] + offsets[:, 0])).sum((1, 2))
         py = (weights * (self.cells[None, :, None] + offsets[:, 1])).sum((1, 2))
-        out = dict(zip(GLOBAL_OUTPUTS, self.mlp(feats[-1]).split(list(GLOBAL_OUTPUTS.values()), 1)))
-        out["xy"] = torch.stack([px, py], 1)
-        out["size"] = out["size"][:, 0]
+        return torch.stack([px, py], 1), self.background(feats[-1])
+
+    def crop(self, images: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+        """``crop`` x ``crop`` pixels centred on ``xy`` (frame units), at the frame's pixel size."""
+        gx = xy[:, 0, None] + self.window[None]  # (N, crop) in frame units
+        gy = xy[:, 1, None] + self.window[None]
+        grid = torch.stack([gx[:, None, :].expand(-1, len(self.window), -1),
+                            gy[:, :, None].expand(-1, -1, len(self.window))], -1) * 2 - 1
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border",
+                             align_corners=False)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Raw outputs: ``xy`` (N, 2) in frame units, ``bg_hue`` and the :data:`OBJECT_OUTPUTS`."""
+        xy, background = self.locate(images)
+        patch = self.crop(images, xy.detach())
+        raw = self.object_head(self.object(patch)).split(list(OBJECT_OUTPUTS.values()), 1)
+        out = dict(zip(OBJECT_OUTPUTS, raw))
+        out.update(xy=xy, bg_hue=background, size=out["size"][:, 0])
         return out
 
 
