@@ -8,7 +8,11 @@ propagation strategy (:data:`PROPAGATIONS`):
 - ``offset``: add frame 0's latent offset to every frame (per-frame editing,
   the usual baseline); needs no dynamics at the observed times;
 - ``cde``: the edited start driven by the original control path; only for the
-  ``cde`` dynamics.
+  ``cde`` dynamics;
+- ``delta``: the unedited video plus what the edit changes in the dynamics'
+  solve, ``predict(t) + propagate(edited z0, t) - propagate(z0, t)``: the edit
+  evolves with the dynamics while the motion stays the original's even where
+  the model's plain solve misses the keyframes.
 
 Python API::
 
@@ -186,6 +190,12 @@ def _via_dynamics(dynamics, trajectory, z0, edited0, times):
     return torch.as_tensor(dynamics.propagate(edited0, times)).detach().cpu().float()
 
 
+def _delta(dynamics, trajectory, z0, edited0, times):
+    edited = _via_dynamics(dynamics, trajectory, z0, edited0, times)
+    unedited = _via_dynamics(dynamics, trajectory, z0, z0, times)
+    return reference_codes(dynamics, trajectory, times) + (edited - unedited)
+
+
 def _via_cde(dynamics, trajectory, z0, edited0, times):
     name = "none" if dynamics is None else dynamics_name(dynamics)
     if name != "cde":
@@ -196,7 +206,8 @@ def _via_cde(dynamics, trajectory, z0, edited0, times):
 
 
 #: Propagation strategies: name -> fn(dynamics, trajectory, z0, edited z0, times) -> codes.
-PROPAGATIONS: dict[str, Callable] = {"dynamics": _via_dynamics, "offset": _offset, "cde": _via_cde}
+PROPAGATIONS: dict[str, Callable] = {"dynamics": _via_dynamics, "offset": _offset, "cde": _via_cde,
+                                     "delta": _delta}
 
 
 def _check_fit(direction, trajectory) -> None:

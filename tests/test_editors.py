@@ -223,9 +223,43 @@ def test_cde_propagation_with_other_dynamics_is_refused():
     dynamics = get_registry().create("dynamics", "ode")
     with pytest.raises(InputError, match="'cde' needs the 'cde' dynamics.*'ode'"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="cde", folder=directions_dir())
-    with pytest.raises(InputError, match="valid propagations: dynamics, offset, cde"):
+    with pytest.raises(InputError, match="valid propagations: dynamics, offset, cde, delta"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="warp", folder=directions_dir())
-    assert set(PROPAGATIONS) == {"dynamics", "offset", "cde"}
+    assert set(PROPAGATIONS) == {"dynamics", "offset", "cde", "delta"}
+
+
+class DecayDynamics:
+    """A real (closed-form) model: codes relax towards ``target`` at rate 1/s."""
+
+    component = "decay"
+
+    def __init__(self, target, t0):
+        self.target, self.t0 = target, t0
+
+    def propagate(self, z0, times):
+        decay = torch.exp(-(torch.as_tensor(times, dtype=torch.float64) - self.t0)).float()
+        return self.target + (z0 - self.target) * decay[:, None, None]
+
+    def predict(self, times):
+        raise AssertionError("not needed at the observed times")
+
+
+def test_dynamics_and_delta_propagation_follow_the_model():
+    traj = real_trajectory()
+    model = DecayDynamics(traj.latents.mean(0), float(traj.times[0]))
+    edit = resolve_edit("file:smile.pt:2", None, latent_shape=(18, 512), folder=directions_dir())
+    shift = edit.apply(traj.latents[0]) - traj.latents[0]
+    decay = torch.exp(-(traj.times - traj.times[0])).float()[:, None, None]
+    solved = propagate_edit(model, traj, edit, strategy="dynamics")
+    assert torch.allclose(solved, model.propagate(traj.latents[0] + shift, traj.times), atol=1e-5)
+    delta = propagate_edit(model, traj, edit, strategy="delta")
+    assert torch.allclose(delta, traj.latents + shift * decay, atol=1e-4)
+    from dynode_editors.metrics import edit_consistency
+
+    report = edit_consistency(traj.latents, delta, edit.direction)
+    assert report["component"][-1] == pytest.approx(report["component"][0] * float(decay[-1]),
+                                                     rel=1e-4)
+    assert report["residual_mse"] < 1e-9
 
 
 def test_w_plus_direction_on_w_trajectory_is_refused():
@@ -354,7 +388,7 @@ def test_cli_edit_errors_are_one_line(tmp_path, generator):
     out = tmp_path / "edited.safetensors"
     bad = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "--propagate", "warp",
                   "--out", out)
-    assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde" in bad.output
+    assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde, delta" in bad.output
     need = _invoke("edit", "--trajectory", src, "--edit", "sefa:0:1", "--propagate", "offset",
                    "--out", out)
     assert need.exit_code == 1 and "needs a generator" in need.output
