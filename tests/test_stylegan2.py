@@ -62,6 +62,8 @@ def test_reproduces_reference_images(name, expected):
         trunc = g.synthesize(g.mapping(expected["z"], truncation=0.7))
         assert _max_diff(trunc, expected["img_trunc_0.7"]) <= 1e-4
         assert _max_diff(g.synthesize(expected["wplus"]), expected["img_wplus"]) <= 1e-4
+        single = g.synthesize(expected["wplus"][:1])  # batch of one: style folded into weights
+        assert _max_diff(single, expected["img_wplus"][:1]) <= 1e-4
 
 
 def test_estimated_mean_latent_is_seeded():

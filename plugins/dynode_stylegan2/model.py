@@ -248,7 +248,8 @@ class StyleGAN2Generator(Generator):
     def _noise(self, mode: str, n: int) -> list:
         buffers = [getattr(self.noises, f"noise_{i}") for i in range(2 * len(self.to_rgbs) + 1)]
         makers = {"const": lambda: buffers,
-                  "random": lambda: [torch.randn(n, 1, *b.shape[2:]).to(b) for b in buffers],
+                  "random": lambda: [torch.randn(n, 1, *b.shape[2:], device=b.device,
+                                                 dtype=b.dtype) for b in buffers],
                   "none": lambda: [None] * len(buffers)}
         if mode not in makers:
             raise ValueError(f"unknown noise_mode {mode!r}; valid: {', '.join(makers)}")
