@@ -1,11 +1,13 @@
-"""StyleGAN2 generator and discriminator, in pure PyTorch, with rosinality's state-dict layout.
+"""StyleGAN2 generator in pure PyTorch, with rosinality's state-dict layout.
 
 Parameter and buffer names match rosinality/stylegan2-pytorch (``style.1.weight``,
 ``convs.0.conv.modulation.weight``, ``noises.noise_0``, ...), so its checkpoints
-load directly. The modulated convolution modulates the activations, runs one
-convolution shared by the batch and demodulates the outputs: the same maths as
-the per-sample grouped convolution, several times faster on CPU. Resampling
-filters are depthwise convolutions (:mod:`.fir`).
+load directly. For batches of more than one, the modulated convolution modulates
+the activations, runs one convolution shared by the batch and demodulates the
+outputs (the maths of the per-sample grouped convolution, faster on CPU); a batch
+of one folds the style into the weights. Activations are channels-last;
+resampling filters are depthwise convolutions (:mod:`.fir`). The discriminator
+lives in :mod:`.discriminator`.
 """
 
 from __future__ import annotations
