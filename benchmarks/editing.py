@@ -179,6 +179,7 @@ def _invert(inverter, generator, images: torch.Tensor, batch_size: int) -> torch
 
 def run_world(args) -> list[dict]:
     from dynode_core.edits import resolve_edit
+    from dynode_core.errors import InputError
     from dynode_core.metrics import psnr_ssim
     from dynode_core.trajectory import LatentTrajectory
     from dynode_editors.metrics import flicker
@@ -202,7 +203,11 @@ def run_world(args) -> list[dict]:
                 truth = to_uint8(video(motion, args.frames, args.fps, edit=edit_name,
                                        resolution=res).images).numpy()
                 spec = args.spec.get(edit_name, f"supervised:{edit_name}:1")
-                edit = resolve_edit(spec, generator)
+                try:
+                    edit = resolve_edit(spec, generator)
+                except InputError as exc:
+                    raise SystemExit(f"{exc}\n{args.generator} offers no direction for "
+                                     f"'{edit_name}': pass --spec {edit_name}=EDITOR:DIR:STRENGTH")
                 for strategy in _strategies(model):
                     edited, row = consistency(model, traj, edit, strategy, traj.times)
                     frames = _render(generator, edited)
