@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .errors import DynodeError
+
 #: Every kind of component, in the order ``dynode list`` shows them.
 KINDS = (
     "generators",
@@ -61,13 +63,12 @@ class Component:
         return f"plugin '{self.plugin}'{dist}"
 
     def create(self, **kwargs):
-        """Call the factory; errors raised inside name the component and plugin."""
+        """Call the factory; unexpected errors raised inside name the component and plugin
+        (a :class:`DynodeError` is already a message for users and passes as it is)."""
         try:
             return self.factory(**kwargs)
-        except RegistryError:
-            raise
-        except ComponentError:
-            raise
+        except (RegistryError, ComponentError, DynodeError):
+            raise  # already a message for users
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise ComponentError(
                 f"{self.kind[:-1] if self.kind.endswith('s') else self.kind} "
