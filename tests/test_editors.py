@@ -161,6 +161,18 @@ def test_direction_file_shapes(tmp_path, generator, shape, suffix):
     assert torch.allclose(full, expected, atol=1e-6)
 
 
+def test_file_editor_folder_passes_check_editor(tmp_path, generator):
+    from dynode_editors.files import FileEditor
+
+    rng = torch.Generator().manual_seed(4)
+    torch.save(torch.randn(1, 64, generator=rng), tmp_path / "a.pt")
+    np.save(tmp_path / "b.npy", torch.randn(8, 64, generator=rng).numpy())
+    torch.save(torch.randn(1, 512, generator=rng), tmp_path / "other_space.pt")
+    editor = FileEditor(folder=tmp_path, layers="1-6")
+    assert sorted(editor.directions(generator)) == ["a", "b"]  # the 512-D file is left out
+    check_editor(editor, generator)
+
+
 def test_direction_of_wrong_dimension_is_refused(generator):
     with pytest.raises(InputError, match="D=512.*D=64"):
         resolve_edit(f"file:{directions_dir() / 'smile.pt'}", generator)
