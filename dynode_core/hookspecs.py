@@ -118,7 +118,8 @@ def register_dynamics(register):
 def register_editors(register):
     """Register latent editors (:class:`dynode_core.interfaces.Editor`).
 
-    The factory is called with no arguments.
+    The factory is called with the editor's options as keywords (e.g.
+    ``layers="0-5"`` for SeFa, ``folder=...`` for direction files), or none.
 
     Example::
 

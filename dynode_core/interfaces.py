@@ -99,16 +99,26 @@ class Dynamics(abc.ABC):
 
 @dataclass
 class Direction:
-    """A named edit direction: (D,) in W or (L, D) in W+, unit norm."""
+    """A named edit direction: (D,) in W or (L, D) in W+.
+
+    A W direction has unit norm; a W+ direction is scaled so that its largest
+    layer row has norm 1 (as e4e's ``pose.pt`` is stored). ``scale`` is the
+    latent distance that strength 1.0 moves (e.g. a GANSpace component's std).
+    """
 
     name: str
     vector: torch.Tensor
     description: str = ""
-    scale: float = 1.0  # latent distance that strength 1.0 moves
+    scale: float = 1.0
 
 
 class Editor(abc.ABC):
-    """Offers edit directions and applies them."""
+    """Offers edit directions and applies them.
+
+    An editor may also offer ``direction(name, generator) -> Direction`` for
+    directions that cannot be listed (e.g. file paths);
+    :func:`dynode_core.edits.resolve_edit` uses it when present.
+    """
 
     @abc.abstractmethod
     def directions(self, generator: Generator) -> dict[str, Direction]:
