@@ -37,3 +37,20 @@ class ComponentName(click.ParamType):
 
         return [CompletionItem(n) for n in get_registry().names(self.kind)
                 if n.startswith(incomplete)]
+
+
+def parse_options(items, param_hint: str = "--option") -> dict:
+    """``KEY=VALUE`` pairs to keywords (``-`` in keys becomes ``_``); values that
+    parse as JSON are converted (``steps=20`` -> 20, ``layers=[0,1]`` -> a list)."""
+    import json
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=param_hint)
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out

@@ -12,17 +12,16 @@ Every stage goes through :class:`~dynode_core.pipeline.StageRunner`, so the
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from . import __version__
 from .errors import InputError
 from .io import atomic_write_text
 from .pipeline import StageRunner, peak_rss_mb
+from .provenance import versions
 from .runconfig import RunConfig, resolve_device
 from .runfolder import prepare_run_folder
 from .trajectory import LatentTrajectory
@@ -42,13 +41,6 @@ class RunResult:
     interpolated: LatentTrajectory
     edited: dict[str, torch.Tensor] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
-
-
-def versions() -> dict:
-    import numpy
-
-    return {"dynode": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
 
 
 def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
@@ -80,7 +72,8 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
             config, folder, generator, traj, paths, edited, source, bar), None)
     metrics = {"frames": len(traj), "interpolated_frames": len(paths["interpolated"]),
                "device": device, "seed": config.seed, "versions": versions(), **frames.metrics,
-               "fit_loss": getattr(dynamics, "fit_loss", None)}
+               "fit": getattr(dynamics, "fit_stats", None),
+               "fit_loss": (getattr(dynamics, "fit_stats", None) or {}).get("loss")}
     runner.run("write", lambda _: stages.write(config, folder, traj, paths, edited, frames,
                                                dynamics), None)
     metrics["stages"] = runner.context["stages"]

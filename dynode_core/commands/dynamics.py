@@ -4,42 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from ..params import ComponentName, parse_options
+from ..provenance import versions
 
 TRAJECTORY_COPY = "trajectory.safetensors"
 RUN_FILE = "run.json"
 DEVICES = click.Choice(["auto", "cpu", "cuda"])
-
-
-def parse_options(items) -> dict:
-    """``KEY=VALUE`` pairs to keywords; values that parse as JSON are converted."""
-    import json
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--option")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
-
-
-def _versions() -> dict:
-    import platform
-    from importlib import metadata
-
-    from .. import __version__
-
-    found = {"dynode": __version__, "python": platform.python_version()}
-    for dist in ("torch", "torchdiffeq", "torchsde", "torchcde", "scipy", "numpy"):
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            found[dist] = None
-    return found
 
 
 @click.command("fit")
@@ -85,7 +55,7 @@ def fit(latents, name, out, seed, device, fps, options, overwrite, quiet):
     run = {"command": "fit", "input": str(latents), "dynamics": name, "seed": seed,
            "device": device, "options": options, "config": dict(model.config),
            "fit": dict(getattr(model, "fit_stats", {}) or {}),
-           "fit_seconds": round(seconds, 3), "versions": _versions()}
+           "fit_seconds": round(seconds, 3), "versions": versions()}
     atomic_write_text(out / RUN_FILE, json.dumps(run, indent=2, default=str) + "\n")
     click.echo(f"wrote {out}: {name} fitted to {len(traj)} frames "
                f"({traj.num_layers} x {traj.dim}) in {seconds:.1f} s")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from ..params import ComponentName, parse_options
 
 TRAJECTORY_FORMAT = "dynode.trajectory/1"
 
@@ -24,23 +24,6 @@ class _Propagation(click.ParamType):
             self.fail(f"unknown propagation {value!r}; valid propagations: "
                       f"{', '.join(PROPAGATIONS)}", param, ctx)
         return value
-
-
-def _options(items) -> dict:
-    """``KEY=VALUE`` pairs to keywords; values that parse as JSON are converted."""
-    import json
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}",
-                                     param_hint="--editor-option")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
 
 
 def find_trajectory(folder):
@@ -138,7 +121,7 @@ def edit(dyn_dir, spec, strategy, generator_name, checkpoint, editor_options, fa
 
     from ..errors import InputError
 
-    options = _options(editor_options)
+    options = parse_options(editor_options, "--editor-option")
     generator = None
     if generator_name is not None:
         from ..plugins import get_registry
