@@ -63,8 +63,8 @@ class LatentSDEDynamics(ReducedDynamics):
     component = "sde"
     before_start = False
     defaults = {
-        "width": 64, "depth": 2, "iterations": 200, "lr": 3e-3, "samples": 8,
-        "obs_noise": 0.2, "kl_weight": 1.0, "noise": 1.0, "dt": 0.5,
+        "width": 64, "depth": 2, "iterations": 200, "lr": 1e-2, "samples": 4,
+        "obs_noise": 0.2, "kl_weight": 1.0, "noise": 1.0, "dt": 1.0,
         "predict_samples": 16, "patience": 3, "time_budget": None,
     }
 
@@ -97,7 +97,8 @@ class LatentSDEDynamics(ReducedDynamics):
         steps = (y[1:] - y[:-1])
         velocity = steps / (s[1:] - s[:-1])[:, None]
         self.net.speed.fill_(float(velocity.pow(2).mean().sqrt().clamp_min(1e-6)))
-        self.net.noise.fill_(float(self.net.speed) * math.sqrt(float((s[1:] - s[:-1]).median())))
+        interval = float((s[1:] - s[:-1]).median())
+        self.net.noise.fill_(float(c["noise"]) * float(self.net.speed) * math.sqrt(interval))
         sigma2 = float(c["obs_noise"]) ** 2 * float(steps.pow(2).sum(1).mean() / y.shape[1])
         y0 = y[:1].expand(int(c["samples"]), -1)
         norm = y.numel()
