@@ -3,16 +3,18 @@
 An edit is made on frame 0's code only and carried through the video by a
 propagation strategy (:data:`PROPAGATIONS`):
 
-- ``dynamics``: re-solve the fitted dynamics from the edited frame-0 code
-  (``dynamics.propagate``); the edit follows the learned motion field;
+- ``dynamics`` (default): re-solve the fitted dynamics from the edited frame-0
+  code and keep the keyframe correction the fitted path needs:
+  ``predict(t) + propagate(edited z0, t) - propagate(z0, t)``; the edit evolves
+  with the dynamics while the motion stays the original's, even for a model
+  whose plain solve misses the keyframes (the ``ode``'s endpoint mode);
 - ``offset``: add frame 0's latent offset to every frame (per-frame editing,
   the usual baseline); needs no dynamics at the observed times;
 - ``cde``: the edited start driven by the original control path; only for the
   ``cde`` dynamics;
-- ``delta``: the unedited video plus what the edit changes in the dynamics'
-  solve, ``predict(t) + propagate(edited z0, t) - propagate(z0, t)``: the edit
-  evolves with the dynamics while the motion stays the original's even where
-  the model's plain solve misses the keyframes.
+- ``ivp``: the bare initial value problem from the edited start,
+  ``propagate(edited z0, t)`` (the paper's literal recipe); with a model whose
+  plain solve misses the keyframes the edited video then moves differently.
 
 Python API::
 
@@ -181,18 +183,18 @@ def _offset(dynamics, trajectory, z0, edited0, times):
     return reference_codes(dynamics, trajectory, times) + (edited0 - z0)
 
 
-def _via_dynamics(dynamics, trajectory, z0, edited0, times):
+def _ivp(dynamics, trajectory, z0, edited0, times):
     import torch
 
     if dynamics is None:
-        raise InputError("propagation 'dynamics' needs fitted dynamics (a folder written by "
+        raise InputError("propagation by the dynamics needs fitted dynamics (a folder written by "
                          "`dynode fit`)")
     return torch.as_tensor(dynamics.propagate(edited0, times)).detach().cpu().float()
 
 
-def _delta(dynamics, trajectory, z0, edited0, times):
-    edited = _via_dynamics(dynamics, trajectory, z0, edited0, times)
-    unedited = _via_dynamics(dynamics, trajectory, z0, z0, times)
+def _via_dynamics(dynamics, trajectory, z0, edited0, times):
+    edited = _ivp(dynamics, trajectory, z0, edited0, times)
+    unedited = _ivp(dynamics, trajectory, z0, z0, times)
     return reference_codes(dynamics, trajectory, times) + (edited - unedited)
 
 
@@ -202,12 +204,12 @@ def _via_cde(dynamics, trajectory, z0, edited0, times):
         raise InputError(f"propagation 'cde' needs the 'cde' dynamics, but the dynamics are "
                          f"'{name}': fit with `dynode fit --dynamics cde`, or use --propagate "
                          "dynamics or offset")
-    return _via_dynamics(dynamics, trajectory, z0, edited0, times)
+    return _ivp(dynamics, trajectory, z0, edited0, times)
 
 
 #: Propagation strategies: name -> fn(dynamics, trajectory, z0, edited z0, times) -> codes.
 PROPAGATIONS: dict[str, Callable] = {"dynamics": _via_dynamics, "offset": _offset, "cde": _via_cde,
-                                     "delta": _delta}
+                                     "ivp": _ivp}
 
 
 def _check_fit(direction, trajectory) -> None:

@@ -235,9 +235,9 @@ def test_cde_propagation_with_other_dynamics_is_refused():
     dynamics = get_registry().create("dynamics", "ode")
     with pytest.raises(InputError, match="'cde' needs the 'cde' dynamics.*'ode'"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="cde", folder=directions_dir())
-    with pytest.raises(InputError, match="valid propagations: dynamics, offset, cde, delta"):
+    with pytest.raises(InputError, match="valid propagations: dynamics, offset, cde, ivp"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="warp", folder=directions_dir())
-    assert set(PROPAGATIONS) == {"dynamics", "offset", "cde", "delta"}
+    assert set(PROPAGATIONS) == {"dynamics", "offset", "cde", "ivp"}
 
 
 class DecayDynamics:
@@ -256,15 +256,15 @@ class DecayDynamics:
         raise AssertionError("not needed at the observed times")
 
 
-def test_dynamics_and_delta_propagation_follow_the_model():
+def test_ivp_and_dynamics_propagation_follow_the_model():
     traj = real_trajectory()
     model = DecayDynamics(traj.latents.mean(0), float(traj.times[0]))
     edit = resolve_edit("file:smile.pt:2", None, latent_shape=(18, 512), folder=directions_dir())
     shift = edit.apply(traj.latents[0]) - traj.latents[0]
     decay = torch.exp(-(traj.times - traj.times[0])).float()[:, None, None]
-    solved = propagate_edit(model, traj, edit, strategy="dynamics")
+    solved = propagate_edit(model, traj, edit, strategy="ivp")
     assert torch.allclose(solved, model.propagate(traj.latents[0] + shift, traj.times), atol=1e-5)
-    delta = propagate_edit(model, traj, edit, strategy="delta")
+    delta = propagate_edit(model, traj, edit, strategy="dynamics")
     assert torch.allclose(delta, traj.latents + shift * decay, atol=1e-4)
     from dynode_editors.metrics import edit_consistency
 
@@ -400,7 +400,7 @@ def test_cli_edit_errors_are_one_line(tmp_path, generator):
     out = tmp_path / "edited.safetensors"
     bad = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "--propagate", "warp",
                   "--out", out)
-    assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde, delta" in bad.output
+    assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde, ivp" in bad.output
     need = _invoke("edit", "--trajectory", src, "--edit", "sefa:0:1", "--propagate", "offset",
                    "--out", out)
     assert need.exit_code == 1 and "needs a generator" in need.output

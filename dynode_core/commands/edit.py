@@ -15,7 +15,7 @@ class _Propagation(click.ParamType):
     name = "propagation"
 
     def get_metavar(self, param, ctx=None):
-        return "dynamics|offset|cde|delta"
+        return "dynamics|offset|cde|ivp"
 
     def convert(self, value, param, ctx):
         from ..edits import PROPAGATIONS

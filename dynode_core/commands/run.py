@@ -21,7 +21,7 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 @click.option("--interpolate", type=click.IntRange(1), help="Frames per input interval [4].")
 @click.option("--extrapolate", type=click.FloatRange(0), help="Seconds past the last frame.")
 @click.option("--edit", "edits", multiple=True, help="EDITOR:DIRECTION[:STRENGTH]; repeatable.")
-@click.option("--propagate", type=click.Choice(["dynamics", "delta", "offset", "cde"]),
+@click.option("--propagate", type=click.Choice(["dynamics", "offset", "cde", "ivp"]),
               help="How the frame-0 edit reaches every frame [dynamics].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
 @click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
