@@ -106,6 +106,11 @@ class ReducedDynamics(Dynamics):
         self.fit_stats: dict = {}
         self._check_options()
 
+    @property
+    def fit_loss(self) -> float | None:
+        """The training loss at the end of the last fit (None for closed-form models)."""
+        return self.fit_stats.get("loss")
+
     # -------------------------------------------------------- subclass hooks
     def _check_options(self) -> None:
         """Validate option values (raise InputError naming the option)."""

@@ -1,19 +1,27 @@
 """``ode``: a neural ODE dz/dt = f(z) on the reduced, standardised space.
 
-Fitting: multiple shooting. Each step draws a batch of windows of 1 to
-``window`` consecutive intervals, starts each at its observed keyframe, solves
-them all in one batched ``odeint`` call (plain backprop, float32 tolerances
-``rtol``/``atol``) and minimises the squared error at the window's keyframes
-plus ``kinetic`` times the kinetic energy of the path (relative to the
-observed one), which favours short, smooth paths. Training stops early when
-the loss stops improving.
+Fitting is multiple shooting: each step draws up to ``batch`` windows of 1 to
+``window`` consecutive keyframe intervals, starts each at its observed
+keyframe and solves them all in one batched ``odeint`` call (plain backprop,
+``train_method`` with ``substeps`` steps per interval), minimising the squared
+error at the windows' keyframes plus ``kinetic`` times the path's kinetic
+energy (relative to the observed one), which favours short, smooth paths.
+Training stops early when the loss stops improving.
+
+``kinetic="auto"`` picks the weight from ``kinetic_grid`` by validation: one
+copy of the field per weight is fitted to every other keyframe and predicts
+the ones left out (all copies and the final fields train together in one
+batched solve); the strongest weight within ``kinetic_tolerance`` of the best
+error wins. Smooth motion keeps the weak weight; keyframes that jitter
+(independent per-frame inversions) get the strong one, i.e. near-straight paths.
 
 Prediction inside the observed range uses an endpoint-consistent mode
-(``endpoint``, see :mod:`dynode_dynamics.endpoint`) so the path passes through
-every keyframe; ``endpoint="none"`` gives the plain initial value solve from
-the first keyframe. Past the last keyframe the path is the solve from the last
-keyframe (before the first: a backward solve from the first). ``propagate``
-is always the plain solve from the new start.
+(``endpoint``, see :mod:`dynode_dynamics.endpoint`; ``correction`` measured
+best) so the path passes through every keyframe; ``endpoint="none"`` gives the
+plain initial value solve from the first keyframe. Past the last keyframe the
+path is the solve from the last keyframe (before the first: a backward solve
+from the first). Prediction uses ``method`` (dopri5, float32 tolerances
+``rtol``/``atol``). ``propagate`` is always the plain solve from the new start.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ class NeuralODEDynamics(ReducedDynamics):
     defaults = {
         "width": 128, "depth": 2, "method": "dopri5", "rtol": 1e-3, "atol": 1e-4,
         "train_method": "rk4", "substeps": 2, "iterations": 150, "lr": 1e-2, "window": 4,
-        "batch": 32,
+        "batch": 16,
         "kinetic": "auto", "kinetic_grid": (0.01, 1.0), "kinetic_tolerance": 0.1,
         "patience": 3, "time_budget": None, "endpoint": "correction",
     }
