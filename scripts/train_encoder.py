@@ -149,7 +149,14 @@ class Trainer:
                 "generator": {"name": self.args.generator, "checkpoint": self.args.checkpoint}}
 
     def load(self, state: dict) -> None:
+        """Restore a run; the encoder starts from the current generator's mean latent
+        (it differs when the generator was re-exported since: fine-tuning then adapts)."""
         self.encoder.load_state_dict(state["encoder"])
+        mean = self.g.mean_latent()[None].to(self.encoder.latent_avg)
+        if not torch.allclose(self.encoder.latent_avg, mean):
+            print("the generator's mean latent changed since this checkpoint: fine-tuning the "
+                  "encoder to the current generator", flush=True)
+            self.encoder.latent_avg.copy_(mean)
         self.opt.load_state_dict(state["opt"])
         for k, g in self.gens.items():
             g.set_state(state["rng"][k])

@@ -110,14 +110,31 @@ def test_bundled_regressor_reads_fresh_renders():
 
 
 def test_reading_wraps_rotation_by_symmetry_and_renders_back():
-    f = Factors.make(shape=["square", "triangle", "disk"], x=0.5, y=0.5, size=0.15,
+    f = Factors.make(shape=[1, 2, 0], x=0.5, y=0.5, size=0.15,
                      rotation=[0.3 + math.pi / 2, 0.2 + 2 * math.pi / 3, 1.0], hue=0.3, bg_hue=0.7)
     reading = predict_factors(render(f) * 2 - 1)
     assert reading.shape.tolist() == [1, 2, 0]
-    assert circular_difference(reading.rotation[:2], torch.tensor([0.3, 0.2]), 10.0).abs().max() < 0.1
+    assert (reading.rotation[:2] - torch.tensor([0.3, 0.2])).abs().max() < 0.05  # radians
     assert reading.rotation[2].isnan() and reading.phase[2].isnan()
     again = render(reading.factors())
     assert (again - render(f)).abs().mean() < 0.02
+
+
+def test_factor_errors_wrap_periodic_factors():
+    from dynode_shapes.regressor import Reading
+
+    truth = Factors.make(shape=[1, 2], x=0.5, y=0.5, size=0.1, rotation=[0.01, 0.02],
+                         hue=[0.995, 0.3], bg_hue=[0.0, 0.5])
+    n = torch.ones(2)
+    reading = Reading(shape=truth.shape, shape_probs=torch.eye(3)[truth.shape], x=truth.x + 1 / 64,
+                      y=truth.y, size=truth.size, rotation=torch.tensor([math.pi / 2 - 0.01, 0.02]),
+                      phase=n, hue=torch.tensor([0.005, 0.3]), bg_hue=truth.bg_hue)
+    errors = factor_errors(reading, truth)
+    assert errors["x_rms_px"] == pytest.approx(1.0, rel=1e-4) and errors["y_rms_px"] == 0
+    assert errors["rotation_rms_deg"] == pytest.approx(math.degrees(0.02) / math.sqrt(2), rel=1e-3)
+    assert errors["hue_rms_deg"] == pytest.approx(3.6 / math.sqrt(2), rel=1e-3)
+    assert errors["shape_accuracy"] == 1.0
+    assert circular_difference(torch.tensor(0.9), torch.tensor(0.1), 1.0) == pytest.approx(-0.2)
 
 
 def test_regressor_file_round_trip_and_refusals(tmp_path):
