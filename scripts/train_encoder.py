@@ -65,6 +65,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ckpt-every", type=int, default=50)
     p.add_argument("--export", type=Path, default=None,
                    help="write the encoder here (.safetensors + .json) when training ends")
+    p.add_argument("--export-dtype", choices=("float16", "float32"), default="float16",
+                   help="storage precision of the export (it loads as float32 either way)")
     return p.parse_args(argv)
 
 
@@ -242,12 +244,20 @@ def main(argv=None) -> None:
 
 
 def export(trainer: Trainer, args) -> None:
-    path = save_encoder(trainer.encoder.eval(), args.export)
+    """Save the encoder (``--export-dtype`` storage) and record held-out PSNR of the export."""
+    import copy
+
+    from dynode_inversion.checkpoint import load_encoder
+
+    stored = copy.deepcopy(trainer.encoder).eval().to(getattr(torch, args.export_dtype))
+    path = save_encoder(stored, args.export)
+    trainer.encoder = load_encoder(path, args.device)  # score what was written
     scores = {k: v[2] for k, v in trainer.heldout(64).items()}
     sidecar = path.with_suffix(".json")
     record = {**json.loads(sidecar.read_text()), "generator": args.generator,
               "training": {"script": "scripts/train_encoder.py", "steps": trainer.step,
                            "batch": args.batch, "lr": args.lr, "seed": args.seed,
+                           "storage_dtype": args.export_dtype,
                            "generator_checkpoint": args.checkpoint},
               "heldout_psnr_db": {"world_renders": scores["world"], "generator_samples": scores["samples"],
                                   "images": 64, "seed": HELDOUT_SEED}}
