@@ -142,8 +142,8 @@ def main(argv=None) -> dict:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sizes = {k: getattr(args, k) if getattr(args, k) is not None else (QUICK if args.quick else FULL)[k]
-             for k in FULL}
+    preset = QUICK if args.quick else FULL
+    sizes = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in FULL}
     if sizes["refine_steps"] > 200:
         p.error("--refine-steps must be <= 200 (issue 4's budget)")
     generator = get_registry().create("generators", args.generator, checkpoint=args.checkpoint,

@@ -77,7 +77,8 @@ def sample_codes(generator, n: int, mixing: float, gen: torch.Generator) -> torc
     w = generator.broadcast(generator.mapping(z[0]))
     other = generator.broadcast(generator.mapping(z[1]))
     cut = torch.randint(1, generator.num_ws, (n,), generator=gen)
-    cut = torch.where(torch.rand(n, generator=gen) < mixing, cut, torch.full_like(cut, generator.num_ws))
+    unmixed = torch.full_like(cut, generator.num_ws)
+    cut = torch.where(torch.rand(n, generator=gen) < mixing, cut, unmixed)
     layer = torch.arange(generator.num_ws)[None, :, None]
     return torch.where((layer < cut[:, None, None]).to(device), w, other)
 
@@ -259,8 +260,14 @@ def export(trainer: Trainer, args) -> None:
                            "batch": args.batch, "lr": args.lr, "seed": args.seed,
                            "storage_dtype": args.export_dtype,
                            "generator_checkpoint": args.checkpoint},
-              "heldout_psnr_db": {"world_renders": scores["world"], "generator_samples": scores["samples"],
+              "heldout_psnr_db": {"world_renders": scores["world"],
+                                  "generator_samples": scores["samples"],
                                   "images": 64, "seed": HELDOUT_SEED}}
+    if args.generator == "shapes64" and args.checkpoint is None:  # which export it was fitted to
+        from dynode_shapes.models import GENERATOR_WEIGHTS
+
+        card = json.loads(GENERATOR_WEIGHTS.with_suffix(".json").read_text()).get("training", {})
+        record["training"]["generator_export"] = {k: card.get(k) for k in ("checkpoint", "step", "kimg")}
     atomic_write_text(sidecar, json.dumps(record, indent=2) + "\n")
     print(f"exported {path} ({path.stat().st_size / 2 ** 20:.1f} MiB); held-out PSNR "
           f"{json.dumps(record['heldout_psnr_db'])}")

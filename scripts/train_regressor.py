@@ -83,7 +83,8 @@ def augment(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     sigma = 0.04 * torch.rand(n, generator=gen)
     noise = torch.randn(images.shape, generator=gen)
     amount, sigma, noise = (t.to(images.device) for t in (amount, sigma, noise))
-    return torch.lerp(images, blurred, amount[:, None, None, None]) + sigma[:, None, None, None] * noise
+    amount, sigma = amount[:, None, None, None], sigma[:, None, None, None]
+    return torch.lerp(images, blurred, amount) + sigma * noise
 
 
 def _cs(angle: torch.Tensor) -> torch.Tensor:
