@@ -13,8 +13,11 @@ regularly or at random times. Held-out: the midpoints between observations.
 Extrapolation: 6 times over the 25% of the duration past the last observation,
 against holding the last frame and constant velocity from the last two.
 
+Part ``speed``: ``ode`` fit time on a 64-frame 10 x 128 W+ trajectory.
+
     PYTHONPATH=.:plugins python benchmarks/dynamics.py --part real
     PYTHONPATH=.:plugins python benchmarks/dynamics.py --part synthetic
+    PYTHONPATH=.:plugins python benchmarks/dynamics.py --part speed
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dynode-
 PERIODS = 4
 LEARNED = ("ode", "sde", "cde")
 BASELINES = ("linear", "cubic", "pchip")
+#: Synthetic columns: label -> (component, options).
+SYNTHETIC_MODELS = {**{n: (n, {}) for n in BASELINES + LEARNED},
+                    "ode blend": ("ode", {"endpoint": "blend"})}
 
 
 def mse(a, b) -> float:
@@ -141,12 +147,35 @@ def run_synthetic(per_period: float) -> list[dict]:
                    "hold_ext": mse(last.expand_as(z_ext), z_ext),
                    "velocity_ext": mse(last + torch.tensor(ext - t[-1]).float()[:, None, None]
                                        * velocity, z_ext)}
-            for name in BASELINES + LEARNED:
-                model, wall, _ = timed_fit(name, traj)
+            for name, (component, options) in SYNTHETIC_MODELS.items():
+                model, wall, _ = timed_fit(component, traj, **options)
                 row[name] = mse(model.predict(torch.tensor(mid)), z_mid)
                 row[f"{name}_ext"] = mse(model.predict(torch.tensor(ext)), z_ext)
                 row[f"{name}_s"] = wall
             rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------- speed
+def run_speed(frames: int = 64, layers: int = 10, dim: int = 128) -> list[dict]:
+    """``ode`` fit time on a smooth 64-frame W+ trajectory of a 64 px StyleGAN (10 x 128),
+    twice in this process: the first fit pays the one-off imports (torchdiffeq, scipy)."""
+    gen = torch.Generator().manual_seed(0)
+    t = torch.arange(frames, dtype=torch.float64) / 24
+    freq = torch.tensor([0.3, 0.5, 0.8, 1.1, 1.7, 2.3])
+    phase = torch.rand(len(freq), generator=gen) * 2 * math.pi
+    basis = torch.randn(len(freq), layers * dim, generator=gen)
+    codes = torch.sin(2 * math.pi * freq * t[:, None].float() + phase) @ basis
+    codes = codes + 0.05 * torch.randn(codes.shape, generator=gen)
+    traj = LatentTrajectory(t, codes.reshape(frames, layers, dim), "w+", {"fps": 24.0})
+    rows = []
+    for run in ("first fit (imports included)", "second fit"):
+        model, wall, cpu = timed_fit("ode", traj)
+        start = time.perf_counter()
+        model.predict(torch.linspace(0, float(t[-1]), 4 * (frames - 1) + 1))
+        rows.append({"run": run, "fit_wall_s": wall, "fit_cpu_s": cpu,
+                     "predict_4x_s": time.perf_counter() - start,
+                     "kinetic": model.fit_stats.get("kinetic")})
     return rows
 
 
@@ -161,13 +190,14 @@ def real_table(rows: list[dict]) -> str:
 
 
 def synthetic_table(rows: list[dict]) -> str:
-    head = ["system", "sampling", "T"] + [*BASELINES, *LEARNED] + [
-        "ode vs linear", "ode vs cubic", "hold ext", "velocity ext", "ode ext", "ode ext / best simple"]
+    head = ["system", "sampling", "T"] + list(SYNTHETIC_MODELS) + [
+        "ode vs linear", "ode vs cubic", "hold ext", "velocity ext", "ode ext",
+        "ode ext / best simple"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         best = min(r["hold_ext"], r["velocity_ext"])
         cells = [r["system"], r["sampling"], str(r["frames"])]
-        cells += [f"{r[n]:.4f}" for n in (*BASELINES, *LEARNED)]
+        cells += [f"{r[n]:.4f}" for n in SYNTHETIC_MODELS]
         cells += [f"{100 * (1 - r['ode'] / r['linear']):.0f}% lower",
                   f"{r['ode'] / r['cubic']:.2f}x", f"{r['hold_ext']:.4f}",
                   f"{r['velocity_ext']:.3f}", f"{r['ode_ext']:.4f}", f"{r['ode_ext'] / best:.2f}x"]
@@ -177,7 +207,7 @@ def synthetic_table(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["real", "synthetic", "all"], default="all")
+    parser.add_argument("--part", choices=["real", "synthetic", "speed", "all"], default="all")
     parser.add_argument("--per-period", type=float, default=5.5,
                         help="samples per period in the synthetic part")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
@@ -189,6 +219,11 @@ def main() -> None:
     if args.part in ("synthetic", "all"):
         out["synthetic"] = run_synthetic(args.per_period)
         print(synthetic_table(out["synthetic"]), flush=True)
+    if args.part in ("speed", "all"):
+        out["speed"] = run_speed()
+        for r in out["speed"]:
+            print(f"ode, 64 frames of 10 x 128: {r['run']}: fit {r['fit_wall_s']:.1f} s wall, "
+                  f"{r['fit_cpu_s']:.1f} s CPU; 4x prediction {r['predict_4x_s']:.2f} s")
     print(f"load average at start: {out['load_average']}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

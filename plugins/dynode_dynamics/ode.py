@@ -45,6 +45,18 @@ def _mean_square_speed(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return velocity.pow(2).mean().clamp_min(1e-12).reshape(1)
 
 
+def _folds(frames: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(kept, held-out) keyframe indices: even keyframes predict the odd ones between
+    them and odd ones the even ones between them (folds with nothing held are dropped)."""
+    out = []
+    for first in (0, 1):
+        kept = torch.arange(first, frames, 2)
+        held = torch.arange(first + 1, int(kept[-1]), 2) if len(kept) >= 2 else kept[:0]
+        if len(held):
+            out.append((kept, held))
+    return out
+
+
 class NeuralODEDynamics(ReducedDynamics):
     """Neural ODE on reduced latents; see the module docstring."""
 
@@ -95,10 +107,10 @@ class NeuralODEDynamics(ReducedDynamics):
         c = self.config
         grid = [float(k) for k in c["kinetic_grid"]] if c["kinetic"] == "auto" else [
             float(c["kinetic"])]
-        select = len(grid) > 1 and len(s) >= 3
-        if not select:
-            grid = grid[len(grid) // 2:][:1]
-        sets = ([(s[::2], y[::2])] if select else []) + [(s, y)]
+        folds = _folds(len(s)) if len(grid) > 1 else []
+        if not folds:  # a fixed weight, or too few frames to validate: the strongest
+            grid = [max(grid)]
+        sets = [(s[train], y[train]) for train, _ in folds] + [(s, y)]
         per = len(grid)
         ens = FieldEnsemble(per * len(sets), y.shape[1], int(c["width"]),
                             int(c["depth"])).to(y.device)
@@ -133,22 +145,23 @@ class NeuralODEDynamics(ReducedDynamics):
                                   patience=int(c["patience"]), time_budget=c["time_budget"],
                                   progress=progress, advice=ADVICE)
         with torch.no_grad(), solver_errors("ode", ADVICE):
-            choice = self._select(ens, grid, s, y) if select else 0
+            choice = self._select(ens, grid, folds, s, y) if folds else 0
         self.fit_stats["kinetic"] = grid[choice]
         self.net = ens.member(len(weights) - per + choice)
 
-    def _select(self, ens, grid, s, y) -> int:
-        """Index of the kinetic weight to keep: members fitted on every other keyframe
-        predict the ones left out; keep the strongest regularisation whose error is
-        within ``kinetic_tolerance`` of the best (short paths unless the data say otherwise)."""
-        last = 2 * ((len(s) - 1) // 2)
-        held = torch.arange(1, last, 2, device=s.device)
-        errors = []
-        for j in range(len(grid)):
-            knots = s[: last + 1: 2]
-            pred = self._interpolate(self._flow(ens.member(j), knots=knots), knots,
-                                     y[: last + 1: 2], s[held])
-            errors.append(float((pred - y[held]).pow(2).mean()))
+    def _select(self, ens, grid, folds, s, y) -> int:
+        """Index of the kinetic weight to keep. Two folds: members fitted on the even
+        keyframes predict the odd ones inside their range, and the other way round;
+        keep the strongest regularisation whose summed error is within
+        ``kinetic_tolerance`` of the best (short paths unless the data say otherwise)."""
+        errors = [0.0] * len(grid)
+        for f, (train, held) in enumerate(folds):
+            knots = s[train]
+            for j in range(len(grid)):
+                member = ens.member(f * len(grid) + j)
+                pred = self._interpolate(self._flow(member, knots=knots), knots, y[train],
+                                         s[held])
+                errors[j] += float((pred - y[held]).pow(2).sum()) / y.shape[1]
         self.fit_stats["validation"] = {str(k): round(e, 6) for k, e in zip(grid, errors)}
         limit = min(errors) * (1 + float(self.config["kinetic_tolerance"]))
         return max((j for j, e in enumerate(errors) if e <= limit), key=lambda j: grid[j])
