@@ -233,3 +233,18 @@ def test_generate_command_writes_grid(tmp_path):
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "--overwrite" in again.output
     assert CliRunner().invoke(cli, args + ["--overwrite"]).exit_code == 0
+
+
+def test_loads_dynode_training_checkpoints_with_their_latent_avg(tmp_path):
+    """scripts/train_shapes_gan.py stores g_ema with a latent_avg buffer inside."""
+    import torch
+
+    from dynode_stylegan2.loader import load_generator
+    from dynode_stylegan2.model import StyleGAN2Generator
+
+    model = StyleGAN2Generator(16, 8, 2, channels={4: 8, 8: 8, 16: 8})
+    model.latent_avg.fill_(0.25)
+    path = tmp_path / "step-0000001.pt"
+    torch.save({"g_ema": model.state_dict(), "step": 1}, path)
+    loaded = load_generator(path)
+    assert torch.allclose(loaded.mean_latent(), torch.full((8,), 0.25))

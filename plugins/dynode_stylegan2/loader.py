@@ -159,6 +159,9 @@ def load_generator(path, device="cpu", *, seed: int = 0) -> StyleGAN2Generator:
         latent_avg = state.pop("latent_avg", None)
     else:
         state, latent_avg = _unpack(_torch_load(path), path)
+        state = dict(state)
+        stored_avg = state.pop("latent_avg", None)  # dynode's own training checkpoints
+        latent_avg = stored_avg if latent_avg is None else latent_avg
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(f"{path}: the generator state dict holds non-tensor values")
     if not any(k in state for k in _REQUIRED):
