@@ -1,0 +1,139 @@
+"""What every ``dynode bench`` task shares: the configuration, the ground-truth clips of
+the shapes world (inverted once per clip), rendering and scoring."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .errors import DynodeError
+
+FORMAT = "dynode.bench/1"
+#: Options applied to a method unless the user gives its own (a bench must end).
+DEFAULT_OPTIONS = {"dynode-paper": {"time_budget": 15.0}}
+
+
+@dataclass
+class BenchConfig:
+    """Everything a bench run depends on (both subcommands)."""
+
+    generator: str = "shapes64"
+    checkpoint: str | None = None
+    motions: tuple = ("circle", "spin")
+    frames: int = 33
+    fps: float = 25.0
+    every: tuple = (2, 4, 8)
+    irregular: bool = False
+    methods: tuple | None = None  # None: every dynamics + PIXEL + REFERENCE
+    inverter: str | None = None  # None: e4e with the generator's encoder, else optim
+    inversion_steps: int | None = None
+    options: dict = field(default_factory=dict)  # method -> dynamics options
+    seed: int = 0
+    device: str = "cpu"
+    extrapolate: bool = True
+    edits: tuple = ("hue", "size")
+    samples: int = 256  # labelled generator samples behind a fitted edit direction
+    cache: str | None = None  # folder for fitted edit directions
+
+    def method_options(self, name: str) -> dict:
+        return {**DEFAULT_OPTIONS.get(name, {}), **self.options.get(name, {})}
+
+
+@dataclass
+class Truth:
+    """A ground-truth clip: times, uint8 frames, factors and (once inverted) codes."""
+
+    motion: str
+    times: torch.Tensor
+    frames: np.ndarray
+    factors: object
+    codes: torch.Tensor | None = None
+    invert_seconds: float = 0.0
+
+
+def world():
+    """The shapes world's motions module (the bench runs on its ground truth)."""
+    try:
+        from dynode_shapes import motions
+    except ImportError as exc:
+        raise DynodeError(f"dynode bench needs the bundled shapes world (dynode_shapes): {exc}")
+    return motions
+
+
+class Bench:
+    """The generator, inverter and scoring shared by every bench task."""
+
+    def __init__(self, config: BenchConfig) -> None:
+        from .inversion.select import build_inverter
+        from .plugins import get_registry
+        from .runconfig import resolve_device
+
+        self.config = config
+        self.registry = get_registry()
+        self.device = resolve_device(config.device)
+        self.generator = self.registry.create("generators", config.generator,
+                                              checkpoint=config.checkpoint,
+                                              device=self.device).eval()
+        name = config.inverter
+        if name is None:
+            from .inversion.select import default_encoder
+
+            name = "e4e" if default_encoder(config.generator) else "optim"
+        self.inverter_name = name
+        self.inverter = build_inverter(name, generator_name=config.generator,
+                                       steps=config.inversion_steps, seed=config.seed,
+                                       device=self.device)
+        self._clips: dict = {}
+
+    def clip(self, motion: str, edit: str | None = None, invert: bool = True) -> Truth:
+        """The ground-truth clip of ``motion`` (with ``edit``), inverted once and cached."""
+        key = (motion, edit)
+        if key not in self._clips:
+            c = self.config
+            clip = world().video(motion, c.frames, c.fps, edit=edit,
+                                 resolution=self.generator.resolution)
+            frames = (clip.images.clamp(0, 1) * 255).round().to(torch.uint8)
+            self._clips[key] = Truth(motion, clip.times, frames.permute(0, 2, 3, 1).numpy(),
+                                     clip.factors)
+        truth = self._clips[key]
+        if invert and truth.codes is None:
+            from .interfaces import FrameBatch
+            from .inversion import invert_video
+
+            start = time.perf_counter()
+            traj = invert_video([FrameBatch(truth.frames, truth.times.numpy())], self.generator,
+                                self.inverter, batch_size=16, progress=False)
+            truth.codes, truth.invert_seconds = traj.latents, time.perf_counter() - start
+        return truth
+
+    def render(self, codes: torch.Tensor) -> np.ndarray:
+        from .render import render_all
+
+        return render_all(self.generator, codes.float(), batch_size=16)
+
+    def score(self, frames: np.ndarray, truth: Truth, index, codes=None) -> dict:
+        """PSNR / SSIM against the truth's frames at ``index``, latent MSE against its
+        codes there (when ``codes`` are given), and the regressor's factor errors."""
+        from .metrics import psnr_ssim
+
+        index = np.asarray(index)
+        out = psnr_ssim(frames, truth.frames[index])
+        out["latent_mse"] = (float((codes.float() - truth.codes[index]).pow(2).mean())
+                             if codes is not None else float("nan"))
+        errors = self.registry.create("metrics", "world-factors", frames=frames,
+                                      factors=truth.factors[torch.as_tensor(index)],
+                                      device=self.device)["errors"]
+        out.update(position_px=errors["position_rms_px"], rotation_deg=errors["rotation_rms_deg"],
+                   hue_deg=errors["hue_rms_deg"], size_px=errors["size_rms_px"])
+        return out
+
+    def fit(self, name: str, traj):
+        """A fitted dynamics model and its fit seconds."""
+        model = self.registry.create("dynamics", name, seed=self.config.seed,
+                                     device=self.device, **self.config.method_options(name))
+        start = time.perf_counter()
+        model.fit(traj)
+        return model, time.perf_counter() - start
