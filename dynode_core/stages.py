@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import InputError
 from .plugins import get_registry
 from .render import contact_sheet, pick_columns, render_batches
 from .trajectory import LatentTrajectory

@@ -17,7 +17,6 @@ Names that are not files resolve through the ``encoders`` registry (:func:`resol
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 from collections import Counter
@@ -26,7 +25,7 @@ from pathlib import Path
 import torch
 
 from dynode_core.errors import InputError
-from dynode_core.io import atomic_path
+from dynode_core.weights import check_format, config_of, read_safetensors, write_safetensors
 
 from .backbone import stage_widths
 from .encoder import FORWARDS, EncoderConfig, StyleEncoder
@@ -138,40 +137,18 @@ def to_checkpoint(encoder: StyleEncoder, decoder: dict | None = None, opts: dict
 
 def save_encoder(encoder: StyleEncoder, path) -> Path:
     """Write ``path`` (.safetensors; format + config in the header) and a ``.json`` sidecar."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise InputError(f"encoder save path {path} must end with .safetensors")
-    state = {k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
-    config = encoder.config.to_dict()
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(config)})
-    with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "config": config}, indent=2) + "\n")
-    return path
+    return write_safetensors(path, encoder.state_dict(), fmt=FORMAT,
+                             config=encoder.config.to_dict(), sidecar={})
 
 
 def load_safetensors(path) -> StyleEncoder:
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
+    tensors, meta = read_safetensors(path)
+    check_format(meta, FORMAT, path, "an encoder")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise InputError(f"cannot read {path} as safetensors: {exc}") from None
-    sidecar = path.with_suffix(".json")
-    if "config" not in meta and sidecar.exists():
-        meta = json.loads(sidecar.read_text())
-    fmt = meta.get("format")
-    if fmt != FORMAT:
-        raise InputError(f"{path}: format {fmt!r} is not an encoder this version reads ({FORMAT})")
-    config = meta.get("config")
-    config = json.loads(config) if isinstance(config, str) else config
-    try:
-        config = EncoderConfig.from_dict(config or {})
+        config = EncoderConfig.from_dict(config_of(meta) or {})
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: bad encoder config ({exc})") from None
     state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}

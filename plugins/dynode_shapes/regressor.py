@@ -21,7 +21,6 @@ The bundled weights (``weights/regressor.safetensors`` + JSON, format
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynode_core.errors import DynodeError, InputError
-from dynode_core.io import atomic_path
+from dynode_core.weights import check_format, config_of, read_safetensors, write_safetensors
 
 from .world import RESOLUTION, Factors
 
@@ -190,39 +189,20 @@ def decode(out: dict[str, torch.Tensor]) -> Reading:
 def save_regressor(model: FactorRegressor, path, **info) -> Path:
     """Write ``path`` (.safetensors, format + config in the header) and a ``.json`` sidecar
     holding the config and ``info`` (training run, held-out errors)."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise InputError(f"regressor save path {path} must end with .safetensors")
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
-             if v.dtype.is_floating_point}
-    state.update({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
-                  if not v.dtype.is_floating_point})
-    config = asdict(model.config)
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT, "config": json.dumps(config)})
-    with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "config": config, **info}, indent=2) + "\n")
-    return path
+    state = {k: v.float() if v.dtype.is_floating_point else v
+             for k, v in model.state_dict().items()}
+    return write_safetensors(path, state, fmt=FORMAT, config=asdict(model.config), sidecar=info)
 
 
 def read_regressor(path, device="cpu") -> FactorRegressor:
     """A regressor (eval mode, frozen) from a :func:`save_regressor` file."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
+    state, meta = read_safetensors(path)
+    check_format(meta, FORMAT, path, "a factor regressor")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError) as exc:
-        raise InputError(f"cannot read {path} as safetensors: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{path}: format {meta.get('format')!r} is not a factor regressor "
-                         f"this version reads ({FORMAT})")
-    try:
-        model = FactorRegressor(RegressorConfig(**json.loads(meta["config"])))
+        model = FactorRegressor(RegressorConfig(**config_of(meta)))
         model.load_state_dict(state, strict=True)
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: regressor weights do not match their config ({exc})") from None

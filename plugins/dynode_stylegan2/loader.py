@@ -27,6 +27,7 @@ import torch
 
 from dynode_core.errors import InputError
 from dynode_core.io import atomic_path
+from dynode_core.weights import check_format, config_of, read_safetensors
 
 from .model import StyleGAN2Generator
 
@@ -129,23 +130,9 @@ def _unpack(obj, path: Path):
 
 
 def _read_safetensors(path: Path):
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
-        raise InputError(f"cannot read {path} as safetensors: {exc}") from None
-    sidecar = path.with_suffix(".json")
-    if "format" not in meta and sidecar.exists():
-        meta = json.loads(sidecar.read_text())
-    fmt = meta.get("format")
-    if fmt is not None and fmt != FORMAT:
-        raise InputError(f"{path} has format {fmt!r}; this version reads {FORMAT!r}")
-    config = meta.get("config")
-    return state, (json.loads(config) if isinstance(config, str) else config)
+    state, meta = read_safetensors(path)
+    check_format(meta, FORMAT, path, "a StyleGAN2 generator", allow_missing=True)
+    return state, config_of(meta)
 
 
 def load_generator(path, device="cpu", *, seed: int = 0) -> StyleGAN2Generator:
