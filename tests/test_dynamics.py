@@ -96,7 +96,7 @@ def test_propagate_from_the_start_reproduces_predict(traj):
     model = make("ode", endpoint="none").fit(traj)
     times = torch.linspace(0.0, float(traj.times[-1]) * 1.25, 25)
     assert torch.allclose(model.propagate(traj.latents[0], times), model.predict(times),
-                          atol=1e-6)
+                          atol=1e-4 * float(traj.latents.abs().max()))
 
 
 def test_edit_outside_the_span_is_carried_as_a_constant(traj):
@@ -106,7 +106,7 @@ def test_edit_outside_the_span_is_carried_as_a_constant(traj):
     edit = (edit - (edit @ basis.T) @ basis).reshape(traj.latents.shape[1:])
     times = traj.times
     moved = model.propagate(traj.latents[0] + edit, times) - model.propagate(traj.latents[0], times)
-    assert torch.allclose(moved, edit.expand_as(moved), atol=1e-5)
+    assert torch.allclose(moved, edit.expand_as(moved), atol=1e-4 * float(edit.abs().max()))
 
 
 def test_cde_edit_keeps_the_original_motion(traj):
