@@ -14,6 +14,8 @@ from .io import atomic_path, atomic_write_text, check_new_output
 
 #: Interpolation targets: (motion, sampling, dB that ``ode`` must gain over ``linear``).
 INTERPOLATION_TARGETS = (("circle", "every 4", 1.0), ("spin", "every 4", 1.0))
+#: PSNR differences below this (dB) are called a tie, not a win or a loss.
+TIE_DB = 0.05
 
 
 # --------------------------------------------------------------- comparisons
@@ -23,8 +25,8 @@ def _against(rows: list[dict], base: dict | None, label: str) -> None:
             row.update(baseline=label if base else "-", vs_baseline_db=math.nan, beats_baseline="-")
         else:
             gain = row["psnr"] - base["psnr"]
-            row.update(baseline=label, vs_baseline_db=gain,
-                       beats_baseline="yes" if gain > 0 else "no")
+            verdict = "tie" if abs(gain) < TIE_DB else "yes" if gain > 0 else "no"
+            row.update(baseline=label, vs_baseline_db=gain, beats_baseline=verdict)
 
 
 def _interpolation(rows: list[dict]) -> None:
@@ -66,7 +68,7 @@ def add_comparisons(rows: list[dict]) -> list[dict]:
 
 def targets(rows: list[dict]) -> list[dict]:
     """The issue's targets that these rows can decide, each with its value and verdict."""
-    psnr = {(r["task"], r["motion"], r["sampling"], r["method"]): r["psnr"] for r in rows}
+    psnr = {(r["task"], r["motion"], r.get("sampling"), r["method"]): r["psnr"] for r in rows}
     out = []
     for motion, sampling, gain in INTERPOLATION_TARGETS:
         ode, lin = (psnr.get(("interpolate", motion, sampling, m)) for m in ("ode", "linear"))
@@ -107,7 +109,8 @@ TABLES = {
         ("beats hold-last and const-velocity?", "beats_baseline", str)]),
     "edit": ("Edit propagation against the true edited video", [
         ("motion", "motion", str), ("edit", "edit", str), ("direction", "direction", str),
-        ("method", "method", str), ("strategy", "strategy", str), *_SCORES,
+        ("strength", "strength", _num(3)), ("method", "method", str),
+        ("strategy", "strategy", str), *_SCORES,
         ("flicker x", "flicker_ratio", _num(2)), ("edit err", "edit_error", _num(1)),
         ("unit", "edit_error_unit", str), ("s", "seconds", _num(2)),
         ("vs offset dB", "vs_baseline_db", _num(2)), ("beats offset?", "beats_baseline", str)]),

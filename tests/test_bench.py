@@ -1,0 +1,133 @@
+"""dynode bench: a tiny interpolation and edit bench end to end, and its parts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dynode_core.bench import PIXEL, REFERENCE, method_kind, resolve_methods, samplings
+from dynode_core.bench_report import add_comparisons, targets
+from dynode_core.errors import InputError
+
+QUICK_METHODS = ("linear", "ode", "nearest-frame", "crossfade", REFERENCE)
+
+
+def _cli():
+    from dynode_core.cli import cli
+
+    return cli
+
+
+def test_interpolate_quick_end_to_end(tmp_path):
+    out = tmp_path / "bench"
+    args = ["bench", "interpolate", "--quick", "--irregular", "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(_cli(), args)
+    assert result.exit_code == 0, result.output
+    for ext in ("csv", "json", "png", "md"):
+        assert (out / f"interpolate.{ext}").stat().st_size > 0
+    data = json.loads((out / "interpolate.json").read_text())
+    assert data["format"] == "dynode.bench/1"
+    assert data["command"].startswith("dynode bench interpolate --out")
+    rows = data["rows"]
+    for sampling in ("every 4", "irregular 4"):
+        found = {r["method"]: r for r in rows
+                 if r["task"] == "interpolate" and r["sampling"] == sampling}
+        assert set(found) == set(QUICK_METHODS), sampling
+        assert found["ode"]["observed"] == found["linear"]["observed"] == 4
+        assert found["ode"]["heldout"] == 9
+        assert found[REFERENCE]["latent_mse"] == 0.0
+        assert found["crossfade"]["latent_mse"] is None  # a pixel method has no codes
+        assert found["ode"]["beats_baseline"] in ("yes", "no", "tie")
+    # Regular sampling: the held-out frames' own inversions score best among latent methods.
+    # (Irregular sampling is not asserted: there interpolated e4e codes measured 0.06 dB
+    # above e4e's own inversions, which are not PSNR-optimal codes.)
+    regular = [r for r in rows if r["task"] == "interpolate" and r["sampling"] == "every 4"]
+    best = max((r for r in regular if r["kind"] in ("latent", "reference")),
+               key=lambda r: r["psnr"])
+    assert best["method"] == REFERENCE, [(r["method"], r["psnr"]) for r in regular]
+    extrap = {r["method"] for r in rows if r["task"] == "extrapolate"}
+    assert extrap == {"linear", "ode", REFERENCE, "hold-last", "constant-velocity"}
+    assert any("extrapolation" in t["target"] for t in data["targets"])
+    # outputs are never overwritten without --overwrite (checked before any work)
+    again = CliRunner().invoke(_cli(), args)
+    assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_edit_bench_tiny(tmp_path):
+    from dynode_core.bench_common import Bench, BenchConfig
+    from dynode_core.bench_edit import run_edit
+
+    config = BenchConfig(motions=("circle",), frames=9, methods=("linear",), edits=("size",),
+                         samples=24, cache=str(tmp_path / "cache"))
+    bench = Bench(config)
+    rows = run_edit(config, bench=bench)
+    by = {(r["method"], r["strategy"]): r for r in rows}
+    assert set(by) == {("inverted-edited", "-"), ("no-edit", "-"), ("linear", "dynamics"),
+                       ("linear", "offset"), ("linear", "ivp")}
+    for row in rows:
+        assert np.isfinite(row["psnr"]) and row["flicker_ratio"] > 0
+        assert row["edit_error_unit"] == "px"
+    assert by[("inverted-edited", "-")]["latent_mse"] == 0.0
+    cached = list((tmp_path / "cache" / "directions").glob("*.safetensors"))
+    assert len(cached) == 1 and rows[0]["direction"] == "fitted"
+    add_comparisons(rows)
+    assert by[("linear", "offset")]["beats_baseline"] == "-"
+
+
+def test_samplings_regular_and_irregular():
+    plans = samplings(13, (4,), irregular=True, seed=3)
+    regular, irregular = plans
+    assert regular.observed.tolist() == [0, 4, 8, 12]
+    assert regular.heldout.tolist() == [1, 2, 3, 5, 6, 7, 9, 10, 11]
+    assert len(irregular.observed) == 4 and irregular.irregular
+    assert irregular.observed[0] == 0 and irregular.observed[-1] == 12
+    assert sorted(set(irregular.observed) | set(irregular.heldout)) == list(range(13))
+    again = samplings(13, (4,), irregular=True, seed=3)[1]
+    assert again.observed.tolist() == irregular.observed.tolist()
+    assert samplings(14, (4,))[0].heldout.max() == 11  # frame 13 lies past the last observed
+    with pytest.raises(InputError, match="no held-out"):
+        samplings(13, (1,))
+    with pytest.raises(InputError, match="one observed"):
+        samplings(5, (8,))
+
+
+def test_pixel_baselines():
+    times = torch.arange(5, dtype=torch.float64)
+    frames = np.stack([np.full((2, 2, 3), 40 * i, np.uint8) for i in range(5)])
+    observed, held = np.array([0, 4]), np.array([1, 2, 3])
+    fade = PIXEL["crossfade"](times, frames, observed, held)
+    assert fade[:, 0, 0, 0].tolist() == [40, 80, 120]  # exact linear mix of frames 0 and 4
+    nearest = PIXEL["nearest-frame"](times, frames, observed, held)
+    assert nearest[:, 0, 0, 0].tolist() == [0, 0, 160]
+
+
+def test_methods_and_kinds():
+    names = resolve_methods(None)
+    assert {"linear", "ode", *PIXEL, REFERENCE} <= set(names)
+    assert method_kind("ode") == "latent" and method_kind("crossfade") == "pixel"
+    assert method_kind("hold-last") == "baseline"
+    with pytest.raises(InputError, match="valid methods"):
+        resolve_methods(["nope"])
+
+
+def test_comparisons_and_targets():
+    def row(task, method, psnr, kind="latent", motion="circle", sampling="every 4"):
+        return {"task": task, "motion": motion, "sampling": sampling, "method": method,
+                "kind": kind, "psnr": psnr}
+
+    rows = [row("interpolate", "linear", 20.0), row("interpolate", "ode", 21.5),
+            row("interpolate", "crossfade", 19.0, "pixel"),
+            row("extrapolate", "ode", 18.0, sampling="last 8"),
+            row("extrapolate", "hold-last", 18.5, "baseline", sampling="last 8"),
+            row("extrapolate", "constant-velocity", 17.0, "baseline", sampling="last 8")]
+    add_comparisons(rows)
+    assert rows[1]["beats_baseline"] == "yes" and rows[1]["vs_baseline_db"] == pytest.approx(1.5)
+    assert rows[2]["beats_baseline"] == "no" and rows[0]["beats_baseline"] == "-"
+    assert rows[3]["baseline"] == "hold-last" and rows[3]["beats_baseline"] == "no"
+    found = {t["target"].split(",")[0]: t["met"] for t in targets(rows)}
+    assert found["ode beats linear by >= 1 dB"] is True
+    assert found["ode extrapolation (last 8) beats hold-last and constant-velocity"] is False
