@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dynode_core.bench_edit import consistency, strategies as _strategies  # shared with dynode bench
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 REAL_DYNAMICS = ("linear", "pchip", "cubic", "ode", "cde", "sde")
@@ -56,39 +58,11 @@ def _registry():
     return get_registry()
 
 
-def _strategies(dynamics) -> list[str]:
-    from dynode_core.edits import PROPAGATIONS, dynamics_name
-
-    return [s for s in PROPAGATIONS if s != "cde" or dynamics_name(dynamics) == "cde"]
-
-
 def _fit(name: str, traj, options: dict):
     model = _registry().create("dynamics", name, seed=0, **options.get(name, {}))
     start = time.perf_counter()
     model.fit(traj)
     return model, time.perf_counter() - start
-
-
-def consistency(dynamics, traj, edit, strategy: str, times) -> tuple[torch.Tensor, dict]:
-    """Edited codes at ``times`` and their consistency against the video and the model."""
-    from dynode_core.edits import propagate_edit, reference_codes
-    from dynode_editors.metrics import edit_consistency
-
-    start = time.perf_counter()
-    edited = propagate_edit(dynamics, traj, edit, strategy=strategy, times=times)
-    seconds = time.perf_counter() - start
-    video = reference_codes(dynamics, traj, times)
-    model = torch.as_tensor(dynamics.propagate(traj.latents[0], times)).float().cpu()
-    vs_video = edit_consistency(video, edited, edit.direction)
-    vs_model = edit_consistency(model, edited, edit.direction)
-    return edited, {
-        "strategy": strategy, "frames": len(times), "seconds": round(seconds, 4),
-        "dev_vs_video": vs_video["component_max_rel_dev"],
-        "dev_vs_model": vs_model["component_max_rel_dev"],
-        "residual_rel_vs_video": vs_video["residual_rel"],
-        "residual_rel_vs_model": vs_model["residual_rel"],
-        "component": vs_video["component"],
-    }
 
 
 # ----------------------------------------------------------------------------- real
