@@ -328,3 +328,12 @@ def test_video_file_inversion_and_cli(tmp_path, generator):
     assert again.exit_code == 1 and "--overwrite" in again.output
     steps = CliRunner().invoke(cli, args + ["--overwrite", "--steps", "3"])
     assert steps.exit_code == 1 and "does not take --steps" in steps.output
+
+
+def test_optim_by_name_ignores_the_generators_default_encoder():
+    """shapes64 has a registered encoder: asking for optim must not hand it over."""
+    from dynode_core.inversion.select import build_inverter
+
+    inverter = build_inverter("optim", generator_name="shapes64", steps=2)
+    assert type(inverter).__name__ == "OptimInverter"
+    assert type(build_inverter(None, generator_name="shapes64")).__name__ == "HybridInverter"

@@ -44,12 +44,14 @@ def build_inverter(name: str | None = None, *, generator_name: str | None = None
 
     if name is not None and not isinstance(name, str):
         return name  # already an inverter
-    if encoder is None:
-        encoder = default_encoder(generator_name)
     registry = get_registry()
+    fallback = default_encoder(generator_name) if encoder is None else None
     if name is None:
-        name = "hybrid" if encoder is not None and ("inverters", "hybrid") in registry else "optim"
+        has_encoder = encoder is not None or fallback is not None
+        name = "hybrid" if has_encoder and ("inverters", "hybrid") in registry else "optim"
     component = registry.get("inverters", name)
+    if encoder is None and component.meta.get("needs_encoder"):
+        encoder = fallback  # the generator's own encoder, only for inverters that use one
     wanted = {"encoder": encoder, "steps": steps, **options}
     kwargs = {}
     for key, value in wanted.items():
