@@ -77,7 +77,8 @@ class ReducedSpace:
     def unit_time(self, seconds: torch.Tensor) -> torch.Tensor:
         """Seconds (float64) to the unit time of the observed range, float32 on device."""
         t0, t1 = self.times[0], self.times[-1]
-        return ((seconds.to(torch.float64).cpu() - t0) / (t1 - t0)).to(torch.float32).to(self.device)
+        unit = (seconds.to(torch.float64).cpu() - t0) / (t1 - t0)
+        return unit.to(torch.float32).to(self.device)
 
     @property
     def observed_unit_times(self) -> torch.Tensor:
