@@ -7,8 +7,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import DynodeError
 
-class OutputError(OSError):
+
+class OutputError(DynodeError, OSError):
     """An output path that cannot or must not be written; one line for users."""
 
 

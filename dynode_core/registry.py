@@ -25,6 +25,11 @@ KINDS = (
     "metrics",
 )
 
+#: How an error message names one component of each kind.
+SINGULAR = {"generators": "generator", "encoders": "encoder", "inverters": "inverter",
+            "dynamics": "dynamics model", "editors": "editor", "video_readers": "video reader",
+            "video_writers": "video writer", "metrics": "metric"}
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
@@ -71,7 +76,7 @@ class Component:
             raise  # already a message for users
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise ComponentError(
-                f"{self.kind[:-1] if self.kind.endswith('s') else self.kind} "
+                f"{SINGULAR.get(self.kind, self.kind)} "
                 f"'{self.name}' from {self.provider} failed: {exc}"
             ) from exc
 

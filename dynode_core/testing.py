@@ -134,7 +134,7 @@ def check_editor(editor, generator, *, max_directions: int = 8, atol: float = 1e
               "left the codes unchanged")
         single = editor.apply(codes[0], direction, 1.0)
         _rule(tuple(single.shape) == (n_ws, d) and torch.allclose(single, one[0], atol=atol),
-              "apply one code", f"apply on one code (L, D) must match the batch's first row")
+              "apply one code", "apply on one code (L, D) must match the batch's first row")
 
 
 def check_inverter(inverter, generator, *, batch: int = 2, truncation: float = 0.5,
