@@ -8,8 +8,9 @@ through the video by every strategy of :data:`dynode_core.edits.PROPAGATIONS`
 that applies. The direction is the generator's named one (``supervised:EDIT:1``)
 when it ships one; otherwise the ``supervised`` editor fits one from the
 regressor's labels of ``samples`` generator samples (cached on disk) and its
-strength is calibrated on frame 0 alone: the strength whose render the regressor
-reads closest to frame 0's edited factors.
+strength is calibrated on frame 0 alone: the strength (0 to 4 times the samples'
+spread along the direction) whose render the regressor reads closest to frame 0's
+edited factors; ``strength_capped`` says the best one was the largest tried.
 
 Scores against the true edited video: PSNR / SSIM, the flicker ratio (metric
 ``flicker``: mean frame step over the truth's), the motion error (position RMS px
@@ -86,12 +87,13 @@ class EditTarget:
     label: Callable
     error: Callable
     metric: str
+    relative: bool = False  # the label depends on the target (else one direction serves all)
 
 
 #: World edit -> how the regressor reads it (readings are dicts of lists).
 TARGETS = {
     "hue": EditTarget("hue", lambda r, t: np.cos(2 * math.pi * _circular(r["hue"], t)),
-                      lambda r, t: 360 * np.abs(_circular(r["hue"], t)), "hue_deg"),
+                      lambda r, t: 360 * np.abs(_circular(r["hue"], t)), "hue_deg", True),
     "size": EditTarget("size", lambda r, t: np.asarray(r["size"]),
                        lambda r, t: 64 * np.abs(np.asarray(r["size"]) - t), "size_px"),
 }
@@ -110,7 +112,8 @@ def _cache_file(bench: Bench, edit_name: str, target: float) -> Path:
     c = bench.config
     root = Path(c.cache) if c.cache else Path(
         os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dynode" / "bench"
-    key = (f"{c.generator}-{fingerprint(bench.generator)}-{edit_name}-{target:.3f}-"
+    towards = f"{target:.3f}" if TARGETS[edit_name].relative else "up"
+    key = (f"{c.generator}-{fingerprint(bench.generator)}-{edit_name}-{towards}-"
            f"{c.samples}s-seed{c.seed}")
     return root / "directions" / f"{key}.safetensors"
 
@@ -149,7 +152,8 @@ def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
     editor = create_editor("supervised")
     if edit_name in editor.directions(bench.generator):
         edit = resolve_edit(f"supervised:{edit_name}:1", bench.generator)
-        return edit, {"direction": "named", "strength": 1.0, "calibration_error": float("nan")}
+        return edit, {"direction": "named", "strength": 1.0, "calibration_error": float("nan"),
+                      "strength_capped": False}
     spec = TARGETS[edit_name]
     target = float(getattr(edited.factors, spec.factor)[0])
     direction = fitted_direction(bench, edit_name, target)
@@ -165,7 +169,8 @@ def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
     best = int(np.argmin(errors))
     edit = Edit(EditSpec("supervised", edit_name, float(strengths[best])), editor, direction)
     return edit, {"direction": "fitted", "strength": float(strengths[best]),
-                  "calibration_error": float(errors[best])}
+                  "calibration_error": float(errors[best]),
+                  "strength_capped": best == len(strengths) - 1}
 
 
 # ------------------------------------------------------------------------ run

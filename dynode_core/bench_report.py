@@ -122,7 +122,9 @@ TABLES = {
         ("beats hold-last and const-velocity?", "beats_baseline", str)]),
     "edit": ("Edit propagation against the true edited video", [
         ("motion", "motion", str), ("edit", "edit", str), ("direction", "direction", str),
-        ("strength", "strength", _num(3)), ("method", "method", str),
+        ("strength", "strength", _num(3)),
+        ("at max?", "strength_capped", lambda v: {True: "yes", False: "no"}.get(v, "-")),
+        ("method", "method", str),
         ("strategy", "strategy", str), *_SCORES,
         ("flicker x", "flicker_ratio", _num(2)), ("edit err", "edit_error", _num(1)),
         ("unit", "edit_error_unit", str), ("s", "seconds", _num(2)),

@@ -74,6 +74,7 @@ def test_edit_bench_tiny(tmp_path):
     assert by[("inverted-edited", "-")]["latent_mse"] == 0.0
     cached = list((tmp_path / "cache" / "directions").glob("*.safetensors"))
     assert len(cached) == 1 and rows[0]["direction"] == "fitted"
+    assert isinstance(rows[0]["strength_capped"], bool) and rows[0]["strength"] >= 0
     add_comparisons(rows)
     assert by[("linear", "offset")]["beats_baseline"] == "-"
 
