@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bench_common import FORMAT, Bench, BenchConfig, Truth  # noqa: F401 - public API
+from .bench_common import FORMAT, Bench, BenchConfig, Truth, check_motions  # noqa: F401
 from .errors import InputError
 from .interfaces import no_progress
 
@@ -186,6 +186,7 @@ def run_interpolate(config: BenchConfig, progress=no_progress, bench: Bench | No
                     ) -> list[dict]:
     """Rows (one per motion, sampling or extrapolation, and method) of the interpolation bench."""
     methods = resolve_methods(config.methods)
+    check_motions(config.motions)
     plans = samplings(config.frames, config.every, config.irregular, config.seed)
     interp = [m for m in methods if method_kind(m) != "baseline"]
     extrap = [m for m in methods if method_kind(m) in ("latent", "reference")]

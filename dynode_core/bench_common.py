@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import DynodeError
+from .errors import DynodeError, InputError
 
 FORMAT = "dynode.bench/1"
 #: Options applied to a method unless the user gives its own (a bench must end).
@@ -54,6 +54,12 @@ class Truth:
     invert_seconds: float = 0.0
 
 
+def check_motions(motions) -> None:
+    """Refuse unknown motion names (listing the valid ones) before any model loads."""
+    for motion in motions:
+        world().get_motion(motion)
+
+
 def world():
     """The shapes world's motions module (the bench runs on its ground truth)."""
     try:
@@ -83,9 +89,12 @@ class Bench:
 
             name = "e4e" if default_encoder(config.generator) else "optim"
         self.inverter_name = name
-        self.inverter = build_inverter(name, generator_name=config.generator,
-                                       steps=config.inversion_steps, seed=config.seed,
-                                       device=self.device)
+        try:
+            self.inverter = build_inverter(name, generator_name=config.generator,
+                                           steps=config.inversion_steps, seed=config.seed,
+                                           device=self.device)
+        except InputError as exc:  # name the bench's own option
+            raise InputError(str(exc).replace("--steps", "--inversion-steps")) from None
         self._clips: dict = {}
 
     def clip(self, motion: str, edit: str | None = None, invert: bool = True) -> Truth:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .bench import method_kind, resolve_methods
-from .bench_common import Bench, BenchConfig, Truth
+from .bench_common import Bench, BenchConfig, Truth, check_motions
 from .interfaces import no_progress
 
 DIRECTION_FORMAT = "dynode.bench-direction/1"
@@ -182,6 +182,7 @@ def run_edit(config: BenchConfig, progress=no_progress, bench: Bench | None = No
     unknown = [e for e in config.edits if e not in TARGETS]
     if unknown:
         raise InputError(f"unknown edit(s) {', '.join(unknown)}; valid edits: {', '.join(TARGETS)}")
+    check_motions(config.motions)
     dynamics = [m for m in resolve_methods(config.methods) if method_kind(m) == "latent"]
     if not dynamics:
         raise InputError("dynode bench edit needs at least one dynamics in --methods")

@@ -132,3 +132,15 @@ def test_comparisons_and_targets():
     found = {t["target"].split(",")[0]: t["met"] for t in targets(rows)}
     assert found["ode beats linear by >= 1 dB"] is True
     assert found["ode extrapolation (last 8) beats hold-last and constant-velocity"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "linear,nope"], "valid methods"),
+    (["--motions", "circle,wobble"], "valid motions"),
+    (["--every", "1"], "integers >= 2"),
+    (["--option", "iterations=3"], "METHOD.KEY=VALUE"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    result = CliRunner().invoke(_cli(), ["bench", "interpolate", "--out", str(tmp_path), *args])
+    assert result.exit_code in (1, 2) and message in result.output, result.output
+    assert "Traceback" not in result.output and not list(tmp_path.iterdir())

@@ -61,7 +61,8 @@ def _common(func):
                      help="Optimisation steps of the optim / hybrid inverters."),
         click.option("-o", "--option", "options", multiple=True, metavar="METHOD.KEY=VALUE",
                      help="Dynamics option, repeatable: ode.iterations=100, "
-                          "dynode-paper.time_budget=60."),
+                          "dynode-paper.time_budget=60 [dynode-paper gets time_budget=15 "
+                          "unless given]."),
         click.option("--out", type=click.Path(file_okay=False), required=True,
                      help="Folder for the CSV, JSON, markdown and PNG."),
         click.option("--overwrite", is_flag=True, help="Replace the files of an existing --out."),
