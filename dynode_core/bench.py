@@ -28,9 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bench_common import FORMAT, Bench, BenchConfig, Truth, check_motions  # noqa: F401
+from .bench_common import FORMAT, Bench, BenchConfig, Truth, check_motions
 from .errors import InputError
 from .interfaces import no_progress
+
+__all__ = ["EXTRAPOLATIONS", "FORMAT", "PIXEL", "QUICK", "REFERENCE", "Bench", "BenchConfig",
+           "Sampling", "Truth", "method_kind", "method_row", "resolve_methods",
+           "run_interpolate", "samplings"]
 
 #: The reference method: the held-out frames' own inverted codes.
 REFERENCE = "inverted-heldout"
