@@ -17,6 +17,7 @@ _LAZY = {
     "Component": "registry",
     "UnknownComponentError": "registry",
     "ComponentConflictError": "registry",
+    "lazy": "registry",
     "LatentTrajectory": "trajectory",
     "TrajectoryError": "trajectory",
     "get_plugin_manager": "plugins",

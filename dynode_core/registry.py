@@ -85,6 +85,27 @@ class ComponentError(RuntimeError):
     """An error raised inside a component, re-raised naming component and plugin."""
 
 
+def lazy(target: str) -> Callable[..., Any]:
+    """A factory for ``"package.module:attribute"`` that imports the module only when
+    called, so registering a component loads nothing heavy::
+
+        register("sefa", lazy("dynode_editors.sefa:SefaEditor"))
+    """
+    module_name, sep, attribute = target.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"lazy() needs 'module:attribute', got {target!r}")
+
+    def factory(**options):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), attribute)(**options)
+
+    factory.__name__ = attribute
+    factory.__qualname__ = f"lazy({target})"
+    factory.__doc__ = f"Import {module_name} and call {attribute}(**options)."
+    return factory
+
+
 def validate_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise InvalidNameError(

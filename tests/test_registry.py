@@ -75,3 +75,17 @@ def test_replace_true_overrides_and_provenance_is_recorded():
     comp = pm.registry.get("dynamics", "shared")
     assert comp.plugin == "better" and comp.distribution == "better"
     assert pm.infos["better"].provides == {"dynamics": ["shared"]}
+
+
+def test_lazy_factories_import_only_when_called():
+    import sys
+
+    from dynode_core.registry import lazy
+
+    factory = lazy("json.decoder:JSONDecoder")
+    assert factory(strict=False).strict is False
+    with pytest.raises(ValueError, match="module:attribute"):
+        lazy("no-colon")
+    sys.modules.pop("colorsys", None)
+    lazy("colorsys:rgb_to_hsv")
+    assert "colorsys" not in sys.modules

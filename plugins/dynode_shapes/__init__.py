@@ -11,7 +11,7 @@ Modules (imported lazily; importing this package loads no torch):
 
 from pathlib import Path
 
-from dynode_core import hookimpl
+from dynode_core import hookimpl, lazy
 
 _WEIGHTS = Path(__file__).resolve().parent / "weights"
 
@@ -35,39 +35,21 @@ def register_video_readers(register):
              description="world:MOTION[:FRAMES[:FPS]] renders a clip of the shapes world")
 
 
-def _shapes64(checkpoint=None, device="cpu"):
-    from .models import load_shapes64
-
-    return load_shapes64(checkpoint=checkpoint, device=device)
-
-
-def _shapes64_encoder(device="cpu"):
-    from .models import load_shapes64_encoder
-
-    return load_shapes64_encoder(device=device)
-
-
-def _world_factors(**inputs):
-    from .factor_errors import world_factors
-
-    return world_factors(**inputs)
-
-
 @hookimpl
 def register_generators(register):
-    register("shapes64", _shapes64, needs_checkpoint=False,
+    register("shapes64", lazy("dynode_shapes.models:load_shapes64"), needs_checkpoint=False,
              description="64 px StyleGAN2 trained on the shapes world (bundled weights)")
 
 
 @hookimpl
 def register_encoders(register):
     if (_WEIGHTS / "shapes64-e4e.safetensors").is_file():
-        register("shapes64-e4e", _shapes64_encoder, generator="shapes64",
-                 description="e4e encoder into shapes64's W+ (bundled weights)")
+        register("shapes64-e4e", lazy("dynode_shapes.models:load_shapes64_encoder"),
+                 generator="shapes64", description="e4e encoder into shapes64's W+ (bundled weights)")
 
 
 @hookimpl
 def register_metrics(register):
-    register("world-factors", _world_factors,
+    register("world-factors", lazy("dynode_shapes.factor_errors:world_factors"),
              description="factors of world frames read by the bundled regressor, and their "
                          "errors given the true factors (frames=, factors=)")
