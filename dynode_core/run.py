@@ -46,9 +46,8 @@ class RunResult:
 def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, console=None, plugin_manager=None) -> RunResult:
     """Run every stage for ``config``; returns the codes, the paths and the metrics."""
-    from .progress import Progressor
-
     from . import stages
+    from .progress import Progressor
 
     started = time.perf_counter()
     device = resolve_device(config.device)
@@ -70,10 +69,10 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         edited = runner.run("edit", lambda d: stages.edit(config, traj, d, generator), dynamics)
         frames = runner.run("render", lambda _: stages.render(
             config, folder, generator, traj, paths, edited, source, bar), None)
+    fit_stats = getattr(dynamics, "fit_stats", None) or {}
     metrics = {"frames": len(traj), "interpolated_frames": len(paths["interpolated"]),
                "device": device, "seed": config.seed, "versions": versions(), **frames.metrics,
-               "fit": getattr(dynamics, "fit_stats", None),
-               "fit_loss": (getattr(dynamics, "fit_stats", None) or {}).get("loss")}
+               "fit": fit_stats, "fit_loss": fit_stats.get("loss")}
     runner.run("write", lambda _: stages.write(config, folder, traj, paths, edited, frames,
                                                dynamics), None)
     metrics["stages"] = runner.context["stages"]

@@ -172,7 +172,7 @@ def _write_codes(name, codes, fps, folder, generator, config, bar, rendered, lab
             yield batch
 
     write_video(folder / f"{name}.mp4", frames(), fps=fps)
-    write_video(folder / f"{name}.gif", np.concatenate(gif_frames), fps=fps)
+    write_video(folder / f"{name}.gif", gif_frames, fps=fps)
     rendered.sheet_rows.append((label, np.stack(kept)))
 
 
@@ -238,21 +238,9 @@ def write(config, folder, traj, paths, edited, rendered: Rendered, dynamics) -> 
     for name, codes in edited.items():
         traj.with_latents(codes, edit=name).save(folder / f"edited_{name}.safetensors")
     dense = paths["interpolated"]
-    linear = _linear(traj, dense.times)
+    linear = get_registry().create("dynamics", "linear").fit(traj).predict(dense.times)
     samples = dynamics.sample(dense.times, 8) if hasattr(dynamics, "sample") else None
-    edited_dense = None
-    if edited:
-        edited_dense = next(iter(edited.values()))
     trajectory_plot(folder / "trajectory.png", observed_times=traj.times, observed=traj.latents,
                     path_times=dense.times, fitted=dense.latents, linear=linear,
-                    edited=edited_dense, samples=samples,
+                    edited=next(iter(edited.values()), None), samples=samples,
                     title=f"{config.dynamics}: observed codes and fitted path")
-
-
-def _linear(traj: LatentTrajectory, times) -> torch.Tensor:
-    """Straight lines between observed codes, at ``times`` (held flat outside them)."""
-    t = traj.times
-    q = torch.as_tensor(times, dtype=torch.float64).clamp(t[0], t[-1])
-    right = torch.searchsorted(t, q).clamp(1, len(t) - 1)
-    w = ((q - t[right - 1]) / (t[right] - t[right - 1])).float()[:, None, None]
-    return traj.latents[right - 1] * (1 - w) + traj.latents[right] * w
