@@ -67,14 +67,14 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         dynamics = runner.run("fit", lambda t: stages.fit(config, t, folder, device, bar), traj)
         paths = runner.run("interpolate", lambda d: stages.interpolate(config, traj, d), dynamics)
         edited = runner.run("edit", lambda d: stages.edit(config, traj, d, generator), dynamics)
-        frames = runner.run("render", lambda _: stages.render(
-            config, folder, generator, traj, paths, edited, source, bar), None)
+        frames = runner.run("render", lambda p: stages.render(
+            config, folder, generator, traj, p, edited, source, bar), paths)
     fit_stats = getattr(dynamics, "fit_stats", None) or {}
     metrics = {"frames": len(traj), "interpolated_frames": len(paths["interpolated"]),
                "device": device, "seed": config.seed, "versions": versions(), **frames.metrics,
                "fit": fit_stats, "fit_loss": fit_stats.get("loss")}
-    runner.run("write", lambda _: stages.write(config, folder, traj, paths, edited, frames,
-                                               dynamics), None)
+    runner.run("write", lambda f: stages.write(config, folder, traj, paths, edited, f,
+                                               dynamics), frames)
     metrics["stages"] = runner.context["stages"]
     metrics["total_seconds"] = round(time.perf_counter() - started, 3)
     metrics["peak_rss_mb"] = round(peak_rss_mb(), 1)
