@@ -21,16 +21,14 @@ propagated with every strategy that applies, at the observed times and at
 - ``residual_rel``: the squared motion that differs from the unedited video,
   outside the direction, over the original motion's (vs video / vs model).
 
-``world``: the bundled `shapes` world with a generator by name (the trained
-``shapes64`` once it ships; any generator plus an inverter works). For every
-motion and world edit (``hue``, ``size``): render the clip, invert it, fit the
-dynamics, edit frame 0 with ``supervised:EDIT:1`` (the generator's named,
-calibrated directions; override with ``--spec hue=file:hue.pt:2``), propagate,
-render and compare with the exactly rendered edited clip (PSNR / SSIM), with
-the flicker ratio to the edited ground truth and the edit consistency.
+``world``: ``dynode bench edit`` on every motion of the bundled `shapes` world:
+the clip is inverted, every dynamics fitted, frame 0 edited with the generator's
+named, calibrated direction (object hue +0.25, size x1.3), the edit propagated
+with every strategy and compared with the exactly rendered edited clip (PSNR,
+SSIM, flicker ratio, motion error read by the factor regressor).
 
     PYTHONPATH=.:plugins python benchmarks/editing.py real --out runs/bench/editing_real.json
-    PYTHONPATH=.:plugins python benchmarks/editing.py world --generator shapes64 --inverter e4e
+    PYTHONPATH=.:plugins python benchmarks/editing.py world --out runs/bench-edit-world
 """
 
 from __future__ import annotations
@@ -135,69 +133,18 @@ def _line(row: dict) -> str:
 
 
 # ---------------------------------------------------------------------------- world
-def _render(generator, codes, batch_size: int = 16) -> np.ndarray:
-    from dynode_core.render import render_all
+def run_world(args) -> int:
+    """``dynode bench edit`` on every world motion (hue +0.25 and size x1.3 with the
+    generator's named directions, every propagation strategy), printing its table."""
+    from dynode_core.cli import main as dynode
+    from dynode_shapes.motions import MOTIONS
 
-    return render_all(generator, codes, batch_size=batch_size)
-
-
-def _invert(inverter, generator, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Images (N, 3, H, W) in [0, 1] to W+ codes (N, L, D), in batches."""
-    device = next(generator.parameters()).device
-    out = []
-    for chunk in (images * 2 - 1).split(batch_size):
-        codes = inverter.invert(chunk.to(device), generator)
-        out.append(torch.as_tensor(getattr(codes, "latents", codes)).detach().float().cpu())
-    return torch.cat(out)
-
-
-def run_world(args) -> list[dict]:
-    from dynode_core.edits import resolve_edit
-    from dynode_core.errors import InputError
-    from dynode_core.metrics import psnr_ssim
-    from dynode_core.trajectory import LatentTrajectory
-    from dynode_editors.metrics import flicker
-    from dynode_shapes.motions import EDITS, MOTIONS, video
-    from dynode_shapes.world import to_uint8
-
-    registry = _registry()
-    generator = registry.create("generators", args.generator, checkpoint=args.checkpoint,
-                                device=args.device).eval()
-    inverter = registry.create("inverters", args.inverter, **args.inverter_options)
-    res = generator.resolution
-    rows = []
-    for motion in args.motions or list(MOTIONS):
-        clip = video(motion, args.frames, args.fps, resolution=res)
-        codes = _invert(inverter, generator, clip.images, args.batch_size)
-        traj = LatentTrajectory(clip.times, codes, "w+", {"motion": motion, "fps": args.fps})
-        recon = psnr_ssim(_render(generator, codes), to_uint8(clip.images).numpy())
-        for name in args.dynamics:
-            model, fit_s = _fit(name, traj, args.options)
-            for edit_name in args.edits or list(EDITS):
-                truth = to_uint8(video(motion, args.frames, args.fps, edit=edit_name,
-                                       resolution=res).images).numpy()
-                spec = args.spec.get(edit_name, f"supervised:{edit_name}:1")
-                try:
-                    edit = resolve_edit(spec, generator)
-                except InputError as exc:
-                    raise SystemExit(f"{exc}\n{args.generator} offers no direction for "
-                                     f"'{edit_name}': pass --spec {edit_name}=EDITOR:DIR:STRENGTH")
-                for strategy in _strategies(model):
-                    edited, row = consistency(model, traj, edit, strategy, traj.times)
-                    frames = _render(generator, edited)
-                    row.pop("component")
-                    rows.append({
-                        "motion": motion, "edit": edit_name, "spec": spec, "dynamics": name,
-                        "fit_s": round(fit_s, 2), "recon_psnr": recon["psnr"], **row,
-                        **{f"edit_{k}": v for k, v in psnr_ssim(frames, truth).items()},
-                        "flicker_ratio": flicker(frames, original=truth)["ratio"],
-                    })
-                    r = rows[-1]
-                    print(f"{motion:11s} {edit_name:5s} {name:7s} {strategy:9s} "
-                          f"PSNR {r['edit_psnr']:.2f} (recon {r['recon_psnr']:.2f}) "
-                          f"SSIM {r['edit_ssim']:.3f} flicker x{r['flicker_ratio']:.2f} "
-                          f"dev {r['dev_vs_video']:.4f}", flush=True)
-    return rows
+    argv = ["bench", "edit", "--motions", ",".join(args.motions or MOTIONS),
+            "--frames", str(args.frames), "--methods", ",".join(args.dynamics),
+            "--edits", "hue,size", "--generator", args.generator, "--out", args.out,
+            "--overwrite", "--device", args.device]
+    print("$ dynode " + " ".join(argv), flush=True)
+    return dynode(argv)
 
 
 # ------------------------------------------------------------------------------ cli
@@ -233,41 +180,25 @@ def main(argv=None) -> int:
     real.add_argument("--factor", type=int, default=4)
     real.add_argument("--directions", nargs="+", default=["smile", "video-pc0"],
                       choices=["smile", "video-pc0"])
-    world = sub.add_parser("world", help="the shapes world with a generator by name")
+    world = sub.add_parser("world", help="dynode bench edit on every world motion")
     world.add_argument("--generator", default="shapes64")
-    world.add_argument("--checkpoint", default=None)
-    world.add_argument("--inverter", default="e4e")
-    world.add_argument("--inverter-option", action="append", default=[], metavar="KEY=VALUE")
     world.add_argument("--dynamics", nargs="+", default=list(WORLD_DYNAMICS))
     world.add_argument("--motions", nargs="*", default=None)
-    world.add_argument("--edits", nargs="*", default=None)
-    world.add_argument("--spec", action="append", default=[], metavar="EDIT=SPEC")
-    world.add_argument("--frames", type=int, default=32)
-    world.add_argument("--fps", type=float, default=25.0)
-    world.add_argument("--batch-size", type=int, default=16)
+    world.add_argument("--frames", type=int, default=33)
     world.add_argument("--device", default="cpu")
-    for p in (real, world):
-        p.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
-                       help="dynamics option, e.g. ode.iterations=200")
-        p.add_argument("--out", default=None, help="write the rows as JSON")
+    world.add_argument("--out", default="runs/bench-edit-world", help="the bench's output folder")
+    real.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                      help="dynamics option, e.g. ode.iterations=200")
+    real.add_argument("--out", default=None, help="write the rows as JSON")
     args = parser.parse_args(argv)
-    args.options = _model_options(args.option)
     if args.which == "world":
-        args.spec = _pairs(args.spec, "--spec")
-        args.inverter_options = {k: _json(v) for k, v in
-                                 _pairs(args.inverter_option, "--inverter-option").items()}
-    rows = run_real(args) if args.which == "real" else run_world(args)
+        return run_world(args)
+    args.options = _model_options(args.option)
+    rows = run_real(args)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0
-
-
-def _json(value: str):
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 if __name__ == "__main__":

@@ -145,15 +145,30 @@ def fitted_direction(bench: Bench, edit_name: str, target: float):
     return direction
 
 
+def named_strength(direction, before, after) -> float:
+    """The strength of a named world direction (``factor``, ``amount``: what strength 1.0
+    moves) that makes frame 0's true factor change from ``before`` to ``after``."""
+    factor = getattr(direction, "factor", "")
+    amount = float(getattr(direction, "amount", 0.0) or 0.0)
+    if not factor or not amount:
+        return 1.0
+    change = float(getattr(after, factor)[0] - getattr(before, factor)[0])
+    if factor in ("hue", "bg_hue"):
+        change = float(_circular(change, 0.0))
+    return change / amount
+
+
 def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
     """The resolved :class:`~dynode_core.edits.Edit` of ``edit_name`` and how it was found."""
-    from .edits import Edit, EditSpec, create_editor, resolve_edit
+    from .edits import Edit, EditSpec, create_editor
 
     editor = create_editor("supervised")
-    if edit_name in editor.directions(bench.generator):
-        edit = resolve_edit(f"supervised:{edit_name}:1", bench.generator)
-        return edit, {"direction": "named", "strength": 1.0, "calibration_error": float("nan"),
-                      "strength_capped": False}
+    named = editor.directions(bench.generator).get(edit_name)
+    if named is not None:
+        strength = named_strength(named, truth.factors, edited.factors)
+        edit = Edit(EditSpec("supervised", edit_name, strength), editor, named)
+        return edit, {"direction": "named", "strength": strength,
+                      "calibration_error": float("nan"), "strength_capped": False}
     spec = TARGETS[edit_name]
     target = float(getattr(edited.factors, spec.factor)[0])
     direction = fitted_direction(bench, edit_name, target)

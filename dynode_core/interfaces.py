@@ -104,12 +104,16 @@ class Direction:
     A W direction has unit norm; a W+ direction is scaled so that its largest
     layer row has norm 1 (as e4e's ``pose.pt`` is stored). ``scale`` is the
     latent distance that strength 1.0 moves (e.g. a GANSpace component's std).
+    ``transform(codes, strength) -> codes``, when given, is a nonlinear edit (e.g.
+    a turn on the circle a periodic factor such as hue lives on) used in place of
+    the straight move; ``vector`` is then its mean direction (what metrics read).
     """
 
     name: str
     vector: torch.Tensor
     description: str = ""
     scale: float = 1.0
+    transform: Callable[[torch.Tensor, float], torch.Tensor] | None = None
 
 
 class Editor(abc.ABC):
@@ -126,6 +130,8 @@ class Editor(abc.ABC):
 
     def apply(self, latents: torch.Tensor, direction: Direction, strength: float) -> torch.Tensor:
         """Move codes (..., L, D) along ``direction`` by ``strength``."""
+        if direction.transform is not None:
+            return direction.transform(latents, strength)
         vec = direction.vector.to(latents)
         if vec.dim() == 1:
             vec = vec.expand(latents.shape[-2], -1)

@@ -72,11 +72,22 @@ def test_edit_bench_tiny(tmp_path):
         assert np.isfinite(row["psnr"]) and row["flicker_ratio"] > 0
         assert row["edit_error_unit"] == "px"
     assert by[("inverted-edited", "-")]["latent_mse"] == 0.0
-    cached = list((tmp_path / "cache" / "directions").glob("*.safetensors"))
-    assert len(cached) == 1 and rows[0]["direction"] == "fitted"
-    assert isinstance(rows[0]["strength_capped"], bool) and rows[0]["strength"] >= 0
+    # shapes64's named size direction, at the strength that makes frame 0 1.3 times larger
+    truth, edited = bench.clip("circle"), bench.clip("circle", "size")
+    expected = 0.3 * float(truth.factors.size[0]) / 0.05
+    assert rows[0]["direction"] == "named" and rows[0]["strength"] == pytest.approx(expected)
     add_comparisons(rows)
     assert by[("linear", "offset")]["beats_baseline"] == "-"
+    # a generator without named directions gets one fitted from the regressor (cached)
+    from dynode_core.bench_edit import edit_for
+
+    bench.generator.named_directions = {}
+    edit, info = edit_for(bench, "size", truth, edited)
+    cached = list((tmp_path / "cache" / "directions").glob("*.safetensors"))
+    assert len(cached) == 1 and info["direction"] == "fitted"
+    assert isinstance(info["strength_capped"], bool) and info["strength"] >= 0
+    again, _ = edit_for(bench, "size", truth, edited)
+    assert torch.equal(again.direction.vector, edit.direction.vector)
 
 
 def test_samplings_regular_and_irregular():

@@ -6,11 +6,16 @@
   also records the training step and kimg it was exported at.
 - ``weights/shapes64-e4e.safetensors`` (+ ``.json``): an e4e encoder into its W+
   (format ``dynode.encoder/1``), trained by ``scripts/train_encoder.py``.
+- ``weights/shapes64-directions.safetensors`` (+ ``.json``): named edit directions
+  (x, y, size, hue, bg_hue; :mod:`dynode_shapes.directions`) fitted by
+  ``scripts/fit_shapes_directions.py``; offered as ``supervised:NAME`` with the
+  bundled generator weights they were fitted on.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 from dynode_core.errors import DynodeError, InputError
@@ -18,6 +23,7 @@ from dynode_core.errors import DynodeError, InputError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 GENERATOR_WEIGHTS = WEIGHTS_DIR / "shapes64.safetensors"
 ENCODER_WEIGHTS = WEIGHTS_DIR / "shapes64-e4e.safetensors"
+DIRECTIONS = WEIGHTS_DIR / "shapes64-directions.safetensors"
 #: The format of ``scripts/train_shapes_gan.py`` checkpoints.
 TRAIN_FORMAT = "dynode.shapes-gan-train/1"
 NAME = "shapes64"
@@ -82,11 +88,19 @@ def load_shapes64(checkpoint=None, device="cpu"):
             raise DynodeError(f"the bundled shapes64 weights {GENERATOR_WEIGHTS} are missing; run "
                               "scripts/export_shapes64.py --checkpoint OUT/checkpoints/step-N.pt")
         model = load_generator(GENERATOR_WEIGHTS, device=device)
+        model.named_directions = partial(_bundled_directions, model)
     else:
         found = read_training_checkpoint(checkpoint)
         model = found[0].to(device) if found else load_generator(checkpoint, device=device)
     model.name = NAME
     return model
+
+
+def _bundled_directions(model) -> dict:
+    """The shipped named directions (none when fitted on other generator weights)."""
+    from .directions import load_directions
+
+    return load_directions(DIRECTIONS, model, GENERATOR_WEIGHTS) if DIRECTIONS.is_file() else {}
 
 
 def load_shapes64_encoder(device="cpu"):

@@ -1,0 +1,89 @@
+"""The named edit directions shipped with shapes64: what they offer, that strength 1.0
+moves the factor by the stated amount, and that they never apply to other weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from dynode_core.bench_edit import named_strength
+from dynode_core.edits import resolve_edit
+from dynode_core.plugins import get_registry
+from dynode_editors.vectors import sample_w
+from dynode_shapes import models
+from dynode_shapes.directions import AMOUNTS, load_directions, weights_sha256
+from dynode_shapes.fit_directions import Reader, _change
+from dynode_shapes.world import Factors
+
+NAMES = {"x", "y", "size", "hue", "bg_hue", "x-linear", "y-linear", "size-linear"}
+
+
+@pytest.fixture(scope="module")
+def shapes64():
+    return get_registry().create("generators", "shapes64").eval().requires_grad_(False)
+
+
+def test_shapes64_offers_named_calibrated_directions(shapes64):
+    found = get_registry().create("editors", "supervised").directions(shapes64)
+    assert set(found) == NAMES
+    record = json.loads(models.DIRECTIONS.with_suffix(".json").read_text())
+    assert record["generator_sha256"] == weights_sha256(models.GENERATOR_WEIGHTS)
+    for name, direction in found.items():
+        assert direction.amount == AMOUNTS[direction.factor]
+        assert direction.vector.shape == (shapes64.latent_dim,)
+        assert torch.isfinite(direction.vector).all()
+        assert f"{direction.amount:g}" in direction.description
+        info = record["directions"][name]
+        if info["kind"] == "guided":  # measured on held-out samples when fitted
+            assert info["measured_mean"] == pytest.approx(direction.amount, rel=0.15), name
+
+
+def test_guided_hue_edit_turns_the_hue_and_keeps_the_rest(shapes64):
+    codes = sample_w(shapes64, 3, seed=11).unsqueeze(1).expand(-1, shapes64.num_ws, -1)
+    edit = resolve_edit("supervised:hue:1", shapes64)
+    edited = edit.apply(codes)
+    assert edited.shape == codes.shape
+    read = Reader(shapes64)
+    before, after = read(codes), read(edited)
+    turned = _change("hue", after["hue"], before["hue"])
+    assert turned.mean() == pytest.approx(0.25, abs=0.06)
+    for factor in ("x", "y"):
+        assert float((after[factor] - before[factor]).abs().max()) * 64 < 2.0
+    half = resolve_edit("supervised:hue:-0.5", shapes64).apply(codes)
+    assert _change("hue", read(half)["hue"], before["hue"]).mean() == pytest.approx(-0.125, abs=0.05)
+
+
+def test_linear_direction_is_a_straight_calibrated_move(shapes64):
+    edit = resolve_edit("supervised:x-linear:2", shapes64)
+    codes = sample_w(shapes64, 2, seed=3).unsqueeze(1).expand(-1, shapes64.num_ws, -1)
+    moved = edit.apply(codes) - codes
+    direction = edit.direction
+    assert direction.transform is None and direction.scale > 0
+    assert torch.allclose(moved, 2 * direction.scale * direction.vector.expand_as(moved), atol=1e-5)
+
+
+def test_directions_fitted_on_other_weights_are_not_offered(shapes64, tmp_path):
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(models.GENERATOR_WEIGHTS.read_bytes() + b" ")
+    assert load_directions(models.DIRECTIONS, shapes64, other) == {}
+    assert set(load_directions(models.DIRECTIONS, shapes64, models.GENERATOR_WEIGHTS)) == NAMES
+    from_checkpoint = models.load_shapes64(checkpoint=models.GENERATOR_WEIGHTS)
+    assert not hasattr(from_checkpoint, "named_directions")
+
+
+def test_named_strength_reaches_the_world_edit():
+    def factors(size, hue):
+        return Factors.make(shape=0, x=0.5, y=0.5, size=size, hue=hue, n=1)
+
+    size = resolve_direction_stub("size", 0.05)
+    assert named_strength(size, factors(0.1, 0.0), factors(0.13, 0.0)) == pytest.approx(0.6)
+    hue = resolve_direction_stub("hue", 0.25)
+    assert named_strength(hue, factors(0.1, 0.9), factors(0.1, 0.15)) == pytest.approx(1.0)
+
+
+def resolve_direction_stub(factor, amount):
+    from dynode_shapes.directions import FactorDirection
+
+    return FactorDirection(factor, torch.ones(4), factor=factor, amount=amount)
