@@ -18,12 +18,14 @@ import shutil
 import sys
 from pathlib import Path
 
-#: The documented configuration: two motions, 33 frames; every learned bundled dynamics
-#: against the spline baselines, the pixel baselines and the held-out inversions.
-INTERPOLATE = ["--motions", "circle,spin", "--frames", "33", "--every", "2,4,8",
+#: The documented configuration: two motions, 33 frames, every frame inverted by the encoder
+#: plus 100 refine steps; every learned bundled dynamics against the spline baselines, the
+#: pixel baselines and the held-out inversions.
+INVERSION = ["--inverter", "hybrid", "--inversion-steps", "100"]
+INTERPOLATE = [*INVERSION, "--motions", "circle,spin", "--frames", "33", "--every", "2,4,8",
                "--methods", "linear,cubic,pchip,ode,cde,sde,dynode-paper,nearest-frame,"
                             "crossfade,inverted-heldout"]
-EDIT = ["--motions", "circle,spin", "--frames", "33", "--methods", "linear,ode,cde",
+EDIT = [*INVERSION, "--motions", "circle,spin", "--frames", "33", "--methods", "linear,ode,cde",
         "--edits", "hue,size"]
 PARTS = {"interpolate": INTERPOLATE, "edit": EDIT}
 

@@ -142,7 +142,8 @@ def run_world(args) -> int:
     argv = ["bench", "edit", "--motions", ",".join(args.motions or MOTIONS),
             "--frames", str(args.frames), "--methods", ",".join(args.dynamics),
             "--edits", "hue,size", "--generator", args.generator, "--out", args.out,
-            "--overwrite", "--device", args.device]
+            "--overwrite", "--device", args.device, "--inverter", args.inverter,
+            "--inversion-steps", str(args.inversion_steps)]
     print("$ dynode " + " ".join(argv), flush=True)
     return dynode(argv)
 
@@ -186,6 +187,8 @@ def main(argv=None) -> int:
     world.add_argument("--motions", nargs="*", default=None)
     world.add_argument("--frames", type=int, default=33)
     world.add_argument("--device", default="cpu")
+    world.add_argument("--inverter", default="hybrid")
+    world.add_argument("--inversion-steps", type=int, default=100)
     world.add_argument("--out", default="runs/bench-edit-world", help="the bench's output folder")
     real.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
                       help="dynamics option, e.g. ode.iterations=200")

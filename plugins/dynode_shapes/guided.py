@@ -4,7 +4,7 @@ No straight line in ``shapes64``'s W turns a hue everywhere (hue is periodic and
 only ~35% of its (cos, sin) is linear in W), and the size is as tangled. A guided
 edit instead finds, per code, the W+ offset whose render the (differentiable)
 factor regressor reads with the factor moved by ``amount * strength`` while the
-other factors (position, size, both hues, the shape) read as before, with a small
+other factors (position, size, rotation, both hues, the shape) read as before, with a small
 penalty on the offset's norm. Adam, ``steps`` steps; the generator and regressor
 stay frozen. Measured on held-out samples by ``scripts/fit_shapes_directions.py``.
 """
@@ -25,11 +25,13 @@ def _unit(cs: torch.Tensor) -> torch.Tensor:
 
 
 def _values(raw: dict) -> dict[str, torch.Tensor]:
-    """Differentiable readings: positions/size in loss units, hues as unit (cos, sin)."""
+    """Differentiable readings: positions/size in loss units, hues and the rotation phases
+    (as a square and as a triangle) as unit (cos, sin), shape probabilities."""
     xy = raw["xy"] * PX_SCALE
     return {"x": xy[:, 0], "y": xy[:, 1], "size": raw["size"] * PX_SCALE,
             "hue": _unit(raw["hue"]), "bg_hue": _unit(raw["bg_hue"]),
-            "shape": raw["shape"].softmax(1)}
+            "shape": raw["shape"].softmax(1), "square": _unit(raw["square"]),
+            "triangle": _unit(raw["triangle"])}
 
 
 def _target(factor: str, before: torch.Tensor, change: float) -> torch.Tensor:
