@@ -69,6 +69,8 @@ class GuidedEdit:
         with torch.no_grad():
             before = self._read(flat)
         target = _target(self.factor, before[self.factor], self.amount * float(strength))
+        # a rotation phase counts as much as the code looks like that shape
+        weights = {"square": before["shape"][:, 1], "triangle": before["shape"][:, 2]}
         delta = torch.zeros_like(flat, requires_grad=True)
         optimiser = torch.optim.Adam([delta], lr=self.lr)
         with torch.enable_grad():
@@ -77,7 +79,7 @@ class GuidedEdit:
                 loss = _sq(now[self.factor], target)
                 for name, value in now.items():
                     if name != self.factor:
-                        loss = loss + _sq(value, before[name])
+                        loss = loss + weights.get(name, 1.0) * _sq(value, before[name])
                 loss = loss + self.norm_weight * delta.square().sum((1, 2))
                 optimiser.zero_grad(set_to_none=True)
                 loss.sum().backward()
