@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEMO = ["--edit", "sefa:0:2"]
+DEMO = ["--edit", "supervised:hue:1"]
 
 
 def run(args: list[str]) -> dict:
