@@ -87,3 +87,10 @@ def resolve_direction_stub(factor, amount):
     from dynode_shapes.directions import FactorDirection
 
     return FactorDirection(factor, torch.ones(4), factor=factor, amount=amount)
+
+
+def test_named_direction_without_a_generator_says_to_pass_one():
+    from dynode_core.errors import InputError
+
+    with pytest.raises(InputError, match="needs a generator: pass --generator"):
+        resolve_edit("supervised:hue:1", None, latent_shape=(10, 128))

@@ -189,6 +189,8 @@ class SupervisedEditor(Editor):
         return self._cache[key]
 
     def directions(self, generator) -> dict[str, Direction]:
+        if not hasattr(generator, "mapping") and not hasattr(generator, "named_directions"):
+            require(None, editor="supervised")  # named or fitted directions need a generator
         out = named_directions(generator)
         if self.labels is not None:
             direction = self.fitted(generator)
