@@ -78,6 +78,10 @@ def test_edit_bench_tiny(tmp_path):
     assert rows[0]["direction"] == "named" and rows[0]["strength"] == pytest.approx(expected)
     add_comparisons(rows)
     assert by[("linear", "offset")]["beats_baseline"] == "-"
+    verdicts = [t for t in targets(rows) if t["target"].startswith("dynamics propagation")]
+    assert len(verdicts) == 1 and "motion" in verdicts[0]["value"]
+    assert verdicts[0]["met"] == (by[("linear", "dynamics")]["position_px"] <= 1.5
+                                  and by[("linear", "dynamics")]["flicker_ratio"] <= 1.2)
     # a generator without named directions gets one fitted from the regressor (cached)
     from dynode_core.bench_edit import edit_for
 
