@@ -5,8 +5,9 @@ For each world edit (``hue``: +0.25 of the colour wheel, ``size``: x1.3, changed
 frame 0's factors and so through the whole motion: the ground truth of a
 consistent edit) frame 0's code is moved along the edit's direction and carried
 through the video by every strategy of :data:`dynode_core.edits.PROPAGATIONS`
-that applies. The direction is the generator's named one (``supervised:EDIT:1``)
-when it ships one; otherwise the ``supervised`` editor fits one from the
+that applies. The direction is the generator's named one (``supervised:EDIT``) when
+it ships one, at the strength that changes frame 0's true factor as the edit does
+(:func:`named_strength`); otherwise the ``supervised`` editor fits one from the
 regressor's labels of ``samples`` generator samples (cached on disk) and its
 strength is calibrated on frame 0 alone: the strength (0 to 4 times the samples'
 spread along the direction) whose render the regressor reads closest to frame 0's
@@ -147,14 +148,16 @@ def fitted_direction(bench: Bench, edit_name: str, target: float):
 
 def named_strength(direction, before, after) -> float:
     """The strength of a named world direction (``factor``, ``amount``: what strength 1.0
-    moves) that makes frame 0's true factor change from ``before`` to ``after``."""
+    moves, ``period`` of a periodic factor) that makes frame 0's true factor change from
+    ``before`` to ``after``."""
     factor = getattr(direction, "factor", "")
     amount = float(getattr(direction, "amount", 0.0) or 0.0)
     if not factor or not amount:
         return 1.0
     change = float(getattr(after, factor)[0] - getattr(before, factor)[0])
-    if factor in ("hue", "bg_hue"):
-        change = float(_circular(change, 0.0))
+    period = getattr(direction, "period", None)
+    if period:
+        change = (change + period / 2) % period - period / 2
     return change / amount
 
 

@@ -77,13 +77,13 @@ def test_named_strength_reaches_the_world_edit():
     def factors(size, hue):
         return Factors.make(shape=0, x=0.5, y=0.5, size=size, hue=hue, n=1)
 
-    size = resolve_direction_stub("size", 0.05)
+    size = _direction("size", 0.05)
     assert named_strength(size, factors(0.1, 0.0), factors(0.13, 0.0)) == pytest.approx(0.6)
-    hue = resolve_direction_stub("hue", 0.25)
+    hue = _direction("hue", 0.25)
     assert named_strength(hue, factors(0.1, 0.9), factors(0.1, 0.15)) == pytest.approx(1.0)
 
 
-def resolve_direction_stub(factor, amount):
+def _direction(factor, amount):
     from dynode_shapes.directions import FactorDirection
 
     return FactorDirection(factor, torch.ones(4), factor=factor, amount=amount)

@@ -41,10 +41,16 @@ UNITS = {"x": "frame widths", "y": "frame heights", "size": "frame widths (radiu
 
 @dataclass
 class FactorDirection(Direction):
-    """A named world direction: strength 1.0 moves ``factor`` by ``amount`` on average."""
+    """A named world direction: strength 1.0 moves ``factor`` by ``amount`` on average;
+    ``period`` is the factor's period (1.0 turn for the hues, None for the others)."""
 
     factor: str = ""
     amount: float = 0.0
+    period: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.period is None and self.factor in PERIODIC:
+            self.period = 1.0
 
 
 def weights_sha256(path) -> str:

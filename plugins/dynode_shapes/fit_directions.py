@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .directions import AMOUNTS, PERIODIC, FactorDirection, build_direction
+from .factor_errors import circular_difference
 from .world import RESOLUTION
 
 #: Factors read, and how their changes are reported (multiplier to px / degrees).
@@ -15,8 +16,7 @@ REPORT_UNITS = {"x": RESOLUTION, "y": RESOLUTION, "size": RESOLUTION, "hue": 360
 
 
 def _change(factor: str, after: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
-    d = after - before
-    return torch.remainder(d + 0.5, 1.0) - 0.5 if factor in PERIODIC else d
+    return circular_difference(after, before, 1.0) if factor in PERIODIC else after - before
 
 
 class Reader:
@@ -42,16 +42,12 @@ class Reader:
         return {f: torch.cat(v) for f, v in out.items()}
 
 
-def _apply(direction: FactorDirection, codes: torch.Tensor, strength: float) -> torch.Tensor:
-    if direction.transform is not None:
-        return direction.transform(codes, strength)
-    return codes + strength * direction.scale * direction.vector.to(codes)
-
-
 def _measure(read: Reader, direction: FactorDirection, codes, before) -> tuple[dict, torch.Tensor]:
     """What strength 1.0 does to held-out ``codes``: the factor's mean / std change and
     the mean absolute change of every other factor (px, degrees); and the edited codes."""
-    edited = _apply(direction, codes, 1.0)
+    from dynode_editors.supervised import SupervisedEditor
+
+    edited = SupervisedEditor().apply(codes, direction, 1.0)  # the editor's own move
     after = read(edited)
     factor = direction.factor
     moved = _change(factor, after[factor], before[factor])
