@@ -30,16 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
 
 from dynode_core.io import atomic_path  # noqa: E402
-from dynode_shapes.world import render, sample_factors  # noqa: E402
+from dynode_shapes.world import latent_factors, render, sample_factors  # noqa: E402
 from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
 
 FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
-               "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed")
+               "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
-TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup")
+TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon")
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
@@ -62,6 +62,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--ema-kimg", type=float, default=10.0, help="G_ema half-life in kimg")
     p.add_argument("--ema-rampup", type=float, default=0.05,
                    help="half-life at most this fraction of the images seen (0: no ramp-up)")
+    p.add_argument("--recon", type=float, default=0.0,
+                   help="weight of an L1 loss tying G(z) to the render of latent_factors(z) "
+                        "(0: off; G steps then skip style mixing)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
@@ -135,12 +138,20 @@ def d_step(g, d, d_opt, cfg, data_gen, device, regularise):
 
 
 def g_step(g, d, g_opt, cfg, device, regularise, pl_mean):
-    fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
+    recon = cfg.get("recon", 0.0)
+    if recon > 0:  # unmixed codes: each has one target render
+        z = torch.randn(cfg["batch"], cfg["style_dim"], device=device)
+        fake = g.synthesize(g.broadcast(g.mapping(z)), noise_mode="random")
+    else:
+        fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
     loss = F.softplus(-d(fake)).mean()
+    stats = {"g_loss": loss.item()}
+    if recon > 0:
+        l1 = (fake - render(latent_factors(z), device=device) * 2 + 1).abs().mean()
+        loss, stats["recon_l1"] = loss + recon * l1, l1.item()
     g_opt.zero_grad(set_to_none=True)
     loss.backward()
     g_opt.step()
-    stats = {"g_loss": loss.item()}
     if regularise:
         w = latents(g, max(cfg["batch"] // 2, 1), cfg, device).detach().requires_grad_(True)
         img = g.synthesize(w, noise_mode="random")
@@ -229,8 +240,9 @@ def main(argv=None) -> None:
     if state is not None:
         if state.get("format") != FORMAT:
             raise SystemExit(f"{resume}: not a {FORMAT} checkpoint")
-        changed = {k: getattr(args, k) for k in given if state["config"][k] != getattr(args, k)}
-        cfg = {**state["config"], **changed}
+        changed = {k: getattr(args, k) for k in given
+                   if state["config"].get(k) != getattr(args, k)}
+        cfg = {"recon": 0.0, **state["config"], **changed}
         if changed:
             print(f"changed on resume: {json.dumps(changed)}", flush=True)
     torch.manual_seed(cfg["seed"])
@@ -281,7 +293,8 @@ def main(argv=None) -> None:
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 info = (f"d {row['d_loss']:.3f} g {row['g_loss']:.3f} "
-                        f"{row['s_per_step']:.2f} s/step")
+                        + (f"l1 {row['recon_l1']:.4f} " if "recon_l1" in row else "")
+                        + f"{row['s_per_step']:.2f} s/step")
                 progress.update(task, info=info)
                 progress.console.print(f"step {step} kimg {row['kimg']:.1f} {info}")
                 sums, count, t0 = {}, 0, time.perf_counter()

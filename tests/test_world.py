@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from dynode_shapes.motions import EDITS, MOTIONS, frame_times, get_motion, video
-from dynode_shapes.world import (SAMPLE_RANGES, SHAPES, Factors, object_mask, render,
-                                 sample_factors, to_uint8)
+from dynode_shapes.world import (SAMPLE_RANGES, SHAPES, Factors, latent_factors, object_mask,
+                                 render, sample_factors, to_uint8)
 
 
 def test_render_is_deterministic_and_in_range():
@@ -55,6 +55,19 @@ def test_sampler_covers_its_ranges_and_shapes():
     for column, (low, high) in enumerate(SAMPLE_RANGES.values()):
         assert low <= table[:, column].min() and table[:, column].max() <= high
         assert table[:, column].max() - table[:, column].min() > 0.9 * (high - low)
+
+
+def test_latent_factors_are_distributed_like_the_sampler():
+    mid = latent_factors(torch.zeros(1, 16))
+    assert mid.shape.item() == SHAPES.index("square")
+    for name, (low, high) in SAMPLE_RANGES.items():
+        assert getattr(mid, name).item() == pytest.approx((low + high) / 2)
+    f = latent_factors(torch.randn(30000, 16, generator=torch.Generator().manual_seed(0)))
+    assert torch.bincount(f.shape, minlength=3).float().div(len(f)).sub(1 / 3).abs().max() < 0.02
+    quartiles = torch.quantile(f.continuous(), torch.tensor([0.25, 0.5, 0.75]), dim=0)
+    for column, (low, high) in enumerate(SAMPLE_RANGES.values()):
+        expected = low + (high - low) * torch.tensor([0.25, 0.5, 0.75])
+        assert torch.allclose(quartiles[:, column], expected, atol=0.02 * (high - low))
 
 
 @pytest.mark.parametrize("name", MOTIONS)

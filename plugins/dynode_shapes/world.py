@@ -221,3 +221,15 @@ def sample_factors(n: int, *, generator: torch.Generator | None = None, device=N
         values[name] = low + (high - low) * torch.rand(n, generator=generator)
     f = Factors(shape=shape_ids[pick], **values)
     return f.to(device) if device is not None else f
+
+
+def latent_factors(z: torch.Tensor) -> Factors:
+    """The factors a standard-normal latent ``z`` (N, >= 7) stands for, distributed as
+    :func:`sample_factors` draws them: column i's normal CDF picks factor i of
+    :data:`CONTINUOUS` uniformly in its range, column 6's picks the shape by thirds.
+    The shapes GAN's reconstruction loss (``--recon``) ties its generator to this map."""
+    u = 0.5 * (1 + torch.erf(z[:, :7].float() / math.sqrt(2)))
+    values = {name: SAMPLE_RANGES[name][0] + (SAMPLE_RANGES[name][1] - SAMPLE_RANGES[name][0])
+              * u[:, i] for i, name in enumerate(CONTINUOUS)}
+    shape = torch.clamp((u[:, 6] * len(SHAPES)).long(), max=len(SHAPES) - 1)
+    return Factors(shape=shape, **values)
