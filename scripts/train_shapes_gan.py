@@ -37,9 +37,12 @@ from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
 FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
-               "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon")
+               "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon",
+               "mapping_lr")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
-TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon")
+TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr")
+#: Values of keys that checkpoints from before the key existed ran with.
+DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0}
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
@@ -65,6 +68,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--recon", type=float, default=0.0,
                    help="weight of an L1 loss tying G(z) to the render of latent_factors(z) "
                         "(0: off; G steps then skip style mixing)")
+    p.add_argument("--mapping-lr", type=float, default=1.0,
+                   help="factor on the mapping network's learning rate (its equalised-lr "
+                        "multiplier already slows it 100x)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
@@ -93,12 +99,30 @@ def build(cfg: dict, device):
                                                    cfg["size"])).to(device)
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
     g_every, d_every = (4 if cfg["pl_weight"] > 0 else 1), 16
-    opts = []
-    for net, every in ((g, g_every), (d, d_every)):
-        ratio = every / (every + 1)
-        opts.append(torch.optim.Adam(net.parameters(), lr=cfg["lr"] * ratio,
-                                     betas=(0.0, 0.99 ** ratio)))
+    mapping = list(g.style.parameters())
+    ids = {id(p) for p in mapping}
+    g_groups = [{"params": mapping}, {"params": [p for p in g.parameters() if id(p) not in ids]}]
+    opts = [torch.optim.Adam(groups, betas=(0.0, 0.99 ** (every / (every + 1))))
+            for groups, every in ((g_groups, g_every), (d.parameters(), d_every))]
+    set_lrs(opts[0], opts[1], cfg, g_every, d_every)
     return g, d, g_ema, opts[0], opts[1], g_every, d_every
+
+
+def set_lrs(g_opt, d_opt, cfg, g_every, d_every) -> None:
+    """Learning rates with the lazy-regularisation correction; G's group 0 is the mapping."""
+    for opt, every in ((g_opt, g_every), (d_opt, d_every)):
+        for i, group in enumerate(opt.param_groups):
+            scale = cfg["mapping_lr"] if opt is g_opt and i == 0 else 1.0
+            group["lr"] = cfg["lr"] * every / (every + 1) * scale
+
+
+def load_optimizer(opt, state: dict) -> None:
+    """Load an Adam state; a G state from before the mapping had its own group is split."""
+    groups = state["param_groups"]
+    if len(groups) == 1 and len(opt.param_groups) == 2:
+        ids, n = groups[0]["params"], len(opt.param_groups[0]["params"])
+        groups = [{**groups[0], "params": ids[:n]}, {**groups[0], "params": ids[n:]}]
+    opt.load_state_dict({**state, "param_groups": groups})
 
 
 def latents(g, n, cfg, device):
@@ -242,7 +266,7 @@ def main(argv=None) -> None:
             raise SystemExit(f"{resume}: not a {FORMAT} checkpoint")
         changed = {k: getattr(args, k) for k in given
                    if state["config"].get(k) != getattr(args, k)}
-        cfg = {"recon": 0.0, **state["config"], **changed}
+        cfg = {**DEFAULTS, **state["config"], **changed}
         if changed:
             print(f"changed on resume: {json.dumps(changed)}", flush=True)
     torch.manual_seed(cfg["seed"])
@@ -251,11 +275,11 @@ def main(argv=None) -> None:
     pl_mean = torch.zeros((), device=device)
     step = 0
     if state is not None:
-        for net, key in ((g, "g"), (d, "d"), (g_ema, "g_ema"), (g_opt, "g_opt"), (d_opt, "d_opt")):
+        for net, key in ((g, "g"), (d, "d"), (g_ema, "g_ema")):
             net.load_state_dict(state[key])
-        for opt, every in ((g_opt, g_every), (d_opt, d_every)):
-            for group in opt.param_groups:  # the lr may have been changed on resume
-                group["lr"] = cfg["lr"] * every / (every + 1)
+        load_optimizer(g_opt, state["g_opt"])
+        load_optimizer(d_opt, state["d_opt"])
+        set_lrs(g_opt, d_opt, cfg, g_every, d_every)  # the lr may have been changed on resume
         pl_mean, step = state["pl_mean"].to(device), state["step"]
         set_rng_states(state["rng"], data_gen)
         print(f"resumed from {resume} at step {step}", flush=True)
