@@ -38,11 +38,14 @@ FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
                "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon",
-               "mapping_lr")
+               "mapping_lr", "adversarial")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
-TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr")
+TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr",
+                "adversarial")
+#: Losses shown on the progress line: (log key, label).
+LOGGED = (("d_loss", "d"), ("g_loss", "g"), ("recon_l1", "l1"))
 #: Values of keys that checkpoints from before the key existed ran with.
-DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0}
+DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0, "adversarial": 1.0}
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
@@ -68,6 +71,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--recon", type=float, default=0.0,
                    help="weight of an L1 loss tying G(z) to the render of latent_factors(z) "
                         "(0: off; G steps then skip style mixing)")
+    p.add_argument("--adversarial", type=float, default=1.0,
+                   help="weight of G's adversarial loss (0: D is not trained; with --recon, a "
+                        "supervised warm-up)")
     p.add_argument("--mapping-lr", type=float, default=1.0,
                    help="factor on the mapping network's learning rate (its equalised-lr "
                         "multiplier already slows it 100x)")
@@ -168,8 +174,9 @@ def g_step(g, d, g_opt, cfg, device, regularise, pl_mean):
         fake = g.synthesize(g.broadcast(g.mapping(z)), noise_mode="random")
     else:
         fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
-    loss = F.softplus(-d(fake)).mean()
-    stats = {"g_loss": loss.item()}
+    loss = F.softplus(-d(fake)).mean() if cfg["adversarial"] > 0 else fake.new_zeros(())
+    stats = {"g_loss": loss.item()} if cfg["adversarial"] > 0 else {}
+    loss = cfg["adversarial"] * loss
     if recon > 0:
         l1 = (fake - render(latent_factors(z), device=device) * 2 + 1).abs().mean()
         loss, stats["recon_l1"] = loss + recon * l1, l1.item()
@@ -300,7 +307,9 @@ def main(argv=None) -> None:
     with Progress(*columns) as progress, (out / "log.jsonl").open("a") as log:
         task = progress.add_task("train", total=args.steps, completed=step, info="")
         while step < args.steps:
-            stats = d_step(g, d, d_opt, cfg, data_gen, device, regularise=step % d_every == 0)
+            stats = {}
+            if cfg["adversarial"] > 0:
+                stats = d_step(g, d, d_opt, cfg, data_gen, device, regularise=step % d_every == 0)
             stats.update(g_step(g, d, g_opt, cfg, device, g_every > 1 and step % g_every == 0,
                                 pl_mean))
             step += 1
@@ -316,9 +325,8 @@ def main(argv=None) -> None:
                        **{k: sum(v) / len(v) for k, v in sums.items()}}
                 log.write(json.dumps(row) + "\n")
                 log.flush()
-                info = (f"d {row['d_loss']:.3f} g {row['g_loss']:.3f} "
-                        + (f"l1 {row['recon_l1']:.4f} " if "recon_l1" in row else "")
-                        + f"{row['s_per_step']:.2f} s/step")
+                info = " ".join([f"{label} {row[key]:.4f}" for key, label in LOGGED if key in row]
+                                + [f"{row['s_per_step']:.2f} s/step"])
                 progress.update(task, info=info)
                 progress.console.print(f"step {step} kimg {row['kimg']:.1f} {info}")
                 sums, count, t0 = {}, 0, time.perf_counter()

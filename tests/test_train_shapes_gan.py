@@ -58,3 +58,21 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
     c_rows = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
     assert "recon_l1" not in c_rows[0] and 0 < c_rows[-1]["recon_l1"] < 2  # on after the resume
     assert c["d_opt"]["param_groups"][0]["lr"] == pytest.approx(0.001 * 16 / 17)
+
+
+def test_supervised_warm_up_leaves_the_discriminator_alone(train, tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        train.main(["--out", str(tmp_path), "--steps", "2", "--adversarial", "0", "--recon", "1",
+                    "--mapping-lr", "10", *TINY])
+    finally:
+        torch.set_num_threads(threads)
+    state = torch.load(tmp_path / "checkpoints" / "step-0000002.pt", weights_only=True)
+    torch.manual_seed(state["config"]["seed"])
+    g0, d0 = train.build(state["config"], "cpu")[:2]
+    assert all(torch.equal(v, state["d"][k]) for k, v in d0.state_dict().items())
+    assert not all(torch.equal(v, state["g"][k]) for k, v in g0.state_dict().items())
+    lrs = [group["lr"] for group in state["g_opt"]["param_groups"]]
+    assert lrs[0] == pytest.approx(10 * lrs[1])  # the mapping's group
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert "d_loss" not in rows[-1] and rows[-1]["recon_l1"] > 0
