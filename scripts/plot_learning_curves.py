@@ -19,7 +19,7 @@ from pathlib import Path
 PANELS = {
     "gan": ("shapes64 GAN (train_shapes_gan.py)", "kimg",
             [("d_loss", "D loss"), ("g_loss", "G loss"), ("real_score", "D(real)"),
-             ("fake_score", "D(fake)")], "linear"),
+             ("fake_score", "D(fake)"), ("recon_l1", "reconstruction L1")], "linear"),
     "regressor": ("factor regressor, held-out", "step",
                   [("heldout.position_rms_px", "position RMS (px)"),
                    ("heldout.size_rms_px", "size RMS (px)"),

@@ -60,8 +60,11 @@ def test_sampler_covers_its_ranges_and_shapes():
 def test_latent_factors_are_distributed_like_the_sampler():
     mid = latent_factors(torch.zeros(1, 16))
     assert mid.shape.item() == SHAPES.index("square")
-    for name, (low, high) in SAMPLE_RANGES.items():
-        assert getattr(mid, name).item() == pytest.approx((low + high) / 2)
+    for name in ("x", "y", "size"):
+        assert getattr(mid, name).item() == pytest.approx(sum(SAMPLE_RANGES[name]) / 2)
+    quarter = torch.zeros(1, 16)
+    quarter[0, 4] = 1.0  # the rotation pair (3, 4) pointing a quarter turn round
+    assert latent_factors(quarter).rotation.item() == pytest.approx(math.pi / 2)
     f = latent_factors(torch.randn(30000, 16, generator=torch.Generator().manual_seed(0)))
     assert torch.bincount(f.shape, minlength=3).float().div(len(f)).sub(1 / 3).abs().max() < 0.02
     quartiles = torch.quantile(f.continuous(), torch.tensor([0.25, 0.5, 0.75]), dim=0)

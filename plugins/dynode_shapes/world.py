@@ -224,12 +224,18 @@ def sample_factors(n: int, *, generator: torch.Generator | None = None, device=N
 
 
 def latent_factors(z: torch.Tensor) -> Factors:
-    """The factors a standard-normal latent ``z`` (N, >= 7) stands for, distributed as
-    :func:`sample_factors` draws them: column i's normal CDF picks factor i of
-    :data:`CONTINUOUS` uniformly in its range, column 6's picks the shape by thirds.
-    The shapes GAN's reconstruction loss (``--recon``) ties its generator to this map."""
-    u = 0.5 * (1 + torch.erf(z[:, :7].float() / math.sqrt(2)))
+    """The factors a standard-normal latent ``z`` (N, >= 10) stands for, distributed as
+    :func:`sample_factors` draws them: the normal CDF of columns 0-2 picks x, y and size
+    uniformly in their ranges, the angles of the column pairs (3, 4), (5, 6) and (7, 8) (uniform
+    for a normal pair, and smooth in z) are the rotation, hue and background hue, and column 9's
+    CDF picks the shape by thirds. The shapes GAN's ``--recon`` loss ties its generator to this."""
+    z = z.float()
+    u = 0.5 * (1 + torch.erf(z[:, [0, 1, 2, 9]] / math.sqrt(2)))
     values = {name: SAMPLE_RANGES[name][0] + (SAMPLE_RANGES[name][1] - SAMPLE_RANGES[name][0])
-              * u[:, i] for i, name in enumerate(CONTINUOUS)}
-    shape = torch.clamp((u[:, 6] * len(SHAPES)).long(), max=len(SHAPES) - 1)
+              * u[:, i] for i, name in enumerate(("x", "y", "size"))}
+    for name, col in (("rotation", 3), ("hue", 5), ("bg_hue", 7)):
+        turn = torch.remainder(torch.atan2(z[:, col + 1], z[:, col]) / (2 * math.pi), 1.0)
+        low, high = SAMPLE_RANGES[name]
+        values[name] = low + (high - low) * turn
+    shape = torch.clamp((u[:, 3] * len(SHAPES)).long(), max=len(SHAPES) - 1)
     return Factors(shape=shape, **values)
