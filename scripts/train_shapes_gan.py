@@ -1,8 +1,10 @@
 """Train a small StyleGAN2 on i.i.d. renders of the `shapes` world (64 px, CPU friendly).
 
 Non-saturating logistic loss, lazy R1 on reals (every 16 steps), optional lazy
-path-length regularisation, style mixing, an EMA generator with ramp-up, Adam
-(betas (0, 0.99)) with the lazy-regularisation correction. Seeded and
+path-length regularisation, style mixing, an EMA generator with ramp-up (the steps are
+``dynode_stylegan2.training``), Adam (betas (0, 0.99)) with the lazy-regularisation
+correction. Optionally (``--recon``, ``--adversarial 0`` for a supervised warm-up) an L1
+loss ties G(z) to the render of ``dynode_shapes.world.latent_factors(z)``. Seeded and
 resumable: every ``--ckpt-every`` steps the G, D, G_ema, optimisers, step and
 RNG states go atomically to ``OUT/checkpoints/step-NNNNNNN.pt`` (loadable with
 ``torch.load(weights_only=True)``); ``--resume`` continues from the newest one
@@ -24,15 +26,16 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
 
 from dynode_core.io import atomic_path  # noqa: E402
+from dynode_core.render import contact_sheet, to_uint8  # noqa: E402
 from dynode_shapes.world import latent_factors, object_mask, render, sample_factors  # noqa: E402
 from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
+from dynode_stylegan2.training import d_step, g_step, update_ema  # noqa: E402
 
 FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
@@ -137,101 +140,30 @@ def load_optimizer(opt, state: dict) -> None:
     opt.load_state_dict({**state, "param_groups": groups})
 
 
-def latents(g, n, cfg, device):
-    """W+ codes of n random z, style-mixed at one random crossover with probability ``mixing``."""
-    z = torch.randn(2, n, cfg["style_dim"], device=device)
-    w = g.broadcast(g.mapping(z[0]))
-    if torch.rand(()) < cfg["mixing"]:
-        cut = int(torch.randint(1, g.num_ws, ()))
-        w = torch.cat([w[:, :cut], g.broadcast(g.mapping(z[1]))[:, cut:]], dim=1)
-    return w
-
-
 def reals(n, data_gen, device):
     return render(sample_factors(n, generator=data_gen), device=device) * 2 - 1
 
 
-def d_step(g, d, d_opt, cfg, data_gen, device, regularise):
-    real = reals(cfg["batch"], data_gen, device)
-    with torch.no_grad():
-        fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
-    real_logit, fake_logit = d(real), d(fake)
-    loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
-    d_opt.zero_grad(set_to_none=True)
-    loss.backward()
-    d_opt.step()
-    stats = {"d_loss": loss.item(), "real_score": real_logit.mean().item(),
-             "fake_score": fake_logit.mean().item()}
-    if regularise:
-        real.requires_grad_(True)
-        (grad,) = torch.autograd.grad(d(real).sum(), real, create_graph=True)
-        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
-        d_opt.zero_grad(set_to_none=True)
-        (cfg["r1"] / 2 * r1 * 16).backward()
-        d_opt.step()
-        stats["r1"] = r1.item()
-    return stats
-
-
-def g_step(g, d, g_opt, cfg, device, regularise, pl_mean):
-    recon = cfg.get("recon", 0.0)
-    if recon > 0:  # unmixed codes: each has one target render
-        z = torch.randn(cfg["batch"], cfg["style_dim"], device=device)
-        fake = g.synthesize(g.broadcast(g.mapping(z)), noise_mode="random")
-    else:
-        fake = g.synthesize(latents(g, cfg["batch"], cfg, device), noise_mode="random")
-    loss = F.softplus(-d(fake)).mean() if cfg["adversarial"] > 0 else fake.new_zeros(())
-    stats = {"g_loss": loss.item()} if cfg["adversarial"] > 0 else {}
-    loss = cfg["adversarial"] * loss
-    if recon > 0:
+def reconstruction_loss(weight: float):
+    """The ``--recon`` loss: L1 between G(z) and the render of ``latent_factors(z)``, the
+    object's pixels and its outline (where it differs from its equal-area disk) weighted up."""
+    def loss(z, fake):
         factors = latent_factors(z)
-        error = (fake - render(factors, device=device) * 2 + 1).abs()
-        mask = object_mask(factors)
-        outline = (mask - object_mask(factors.replace(shape=torch.zeros_like(factors.shape)))).abs()
-        weight = 1 + RECON_OBJECT_WEIGHT * mask[:, None] + RECON_OUTLINE_WEIGHT * outline[:, None]
-        loss = loss + recon * (error * weight).mean() / weight.mean()
-        stats["recon_l1"] = error.mean().item()
-    g_opt.zero_grad(set_to_none=True)
-    loss.backward()
-    g_opt.step()
-    if regularise:
-        w = latents(g, max(cfg["batch"] // 2, 1), cfg, device).detach().requires_grad_(True)
-        img = g.synthesize(w, noise_mode="random")
-        noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-        (grad,) = torch.autograd.grad((img * noise).sum(), w, create_graph=True)
-        lengths = grad.square().sum(2).mean(1).sqrt()
-        pl_mean.copy_(pl_mean.lerp(lengths.mean().detach(), 0.01))
-        penalty = (lengths - pl_mean).square().mean()
-        g_opt.zero_grad(set_to_none=True)
-        (cfg["pl_weight"] * 4 * penalty).backward()
-        g_opt.step()
-        stats["path_length"] = lengths.mean().item()
-    return stats
-
-
-@torch.no_grad()
-def update_ema(g_ema, g, images_seen, cfg):
-    half_life = cfg["ema_kimg"] * 1000
-    if cfg["ema_rampup"] > 0:
-        half_life = min(half_life, images_seen * cfg["ema_rampup"])
-    beta = 0.5 ** (cfg["batch"] / max(half_life, 1e-8))
-    for p_ema, p in zip(g_ema.parameters(), g.parameters()):
-        p_ema.lerp_(p, 1 - beta)
+        error = (fake - render(factors, device=fake.device) * 2 + 1).abs()
+        mask = object_mask(factors.to(fake.device))
+        disk = object_mask(factors.replace(shape=torch.zeros_like(factors.shape)).to(fake.device))
+        pixel = 1 + RECON_OBJECT_WEIGHT * mask + RECON_OUTLINE_WEIGHT * (mask - disk).abs()
+        weighted = (error * pixel[:, None]).mean() / pixel.mean()
+        return weight * weighted, {"recon_l1": error.mean().item()}
+    return loss
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
-    """Images (N, 3, H, W) in [-1, 1] as one PNG grid."""
-    from PIL import Image
-
-    x = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
-    n, _, h, w = x.shape
-    rows = math.ceil(n / nrow)
-    grid = torch.zeros(3, rows * (h + 2), nrow * (w + 2), dtype=torch.uint8)
-    for i in range(n):
-        r, c = divmod(i, nrow)
-        grid[:, r * (h + 2) + 1:r * (h + 2) + 1 + h, c * (w + 2) + 1:c * (w + 2) + 1 + w] = x[i]
-    with atomic_path(path) as tmp:
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(tmp, format="PNG")
+    """Images (N, 3, H, W) in [-1, 1] as one PNG, ``nrow`` to a row."""
+    frames = to_uint8(images)
+    rows = [(f"{i}-{i + len(frames[i:i + nrow]) - 1}", frames[i:i + nrow])
+            for i in range(0, len(frames), nrow)]
+    contact_sheet(rows, path, columns=nrow)
 
 
 def rng_states(data_gen) -> dict:
@@ -290,6 +222,7 @@ def main(argv=None) -> None:
     torch.manual_seed(cfg["seed"])
     data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
+    extra_loss = reconstruction_loss(cfg["recon"]) if cfg["recon"] > 0 else None
     pl_mean = torch.zeros((), device=device)
     step = 0
     if state is not None:
@@ -320,9 +253,10 @@ def main(argv=None) -> None:
         while step < args.steps:
             stats = {}
             if cfg["adversarial"] > 0:
-                stats = d_step(g, d, d_opt, cfg, data_gen, device, regularise=step % d_every == 0)
+                stats = d_step(g, d, d_opt, cfg, reals(cfg["batch"], data_gen, device),
+                               regularise=step % d_every == 0)
             stats.update(g_step(g, d, g_opt, cfg, device, g_every > 1 and step % g_every == 0,
-                                pl_mean))
+                                pl_mean, extra_loss))
             step += 1
             update_ema(g_ema, g, step * cfg["batch"], cfg)
             for k, v in stats.items():
