@@ -74,8 +74,9 @@ def consistency(dynamics, traj, edit, strategy: str, times) -> tuple[torch.Tenso
 
 
 # ---------------------------------------------------------------- directions
-def _circular(a, b) -> np.ndarray:
-    return np.remainder(np.asarray(a) - b + 0.5, 1.0) - 0.5
+def _circular(a, b, period: float = 1.0) -> np.ndarray:
+    """a - b wrapped into [-period / 2, period / 2)."""
+    return np.remainder(np.asarray(a) - b + period / 2, period) - period / 2
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def named_strength(direction, before, after) -> float:
     change = float(getattr(after, factor)[0] - getattr(before, factor)[0])
     period = getattr(direction, "period", None)
     if period:
-        change = (change + period / 2) % period - period / 2
+        change = float(_circular(change, 0.0, period))
     return change / amount
 
 

@@ -149,9 +149,9 @@ def reconstruction_loss(weight: float):
     object's pixels and its outline (where it differs from its equal-area disk) weighted up."""
     def loss(z, fake):
         factors = latent_factors(z)
-        error = (fake - render(factors, device=fake.device) * 2 + 1).abs()
-        mask = object_mask(factors.to(fake.device))
-        disk = object_mask(factors.replace(shape=torch.zeros_like(factors.shape)).to(fake.device))
+        error = (fake - render(factors) * 2 + 1).abs()  # factors on z's (= fake's) device
+        mask = object_mask(factors)
+        disk = object_mask(factors.replace(shape=torch.zeros_like(factors.shape)))
         pixel = 1 + RECON_OBJECT_WEIGHT * mask + RECON_OUTLINE_WEIGHT * (mask - disk).abs()
         weighted = (error * pixel[:, None]).mean() / pixel.mean()
         return weight * weighted, {"recon_l1": error.mean().item()}

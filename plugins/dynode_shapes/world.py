@@ -230,12 +230,10 @@ def latent_factors(z: torch.Tensor) -> Factors:
     for a normal pair, and smooth in z) are the rotation, hue and background hue, and column 9's
     CDF picks the shape by thirds. The shapes GAN's ``--recon`` loss ties its generator to this."""
     z = z.float()
-    u = 0.5 * (1 + torch.erf(z[:, [0, 1, 2, 9]] / math.sqrt(2)))
-    values = {name: SAMPLE_RANGES[name][0] + (SAMPLE_RANGES[name][1] - SAMPLE_RANGES[name][0])
-              * u[:, i] for i, name in enumerate(("x", "y", "size"))}
-    for name, col in (("rotation", 3), ("hue", 5), ("bg_hue", 7)):
-        turn = torch.remainder(torch.atan2(z[:, col + 1], z[:, col]) / (2 * math.pi), 1.0)
-        low, high = SAMPLE_RANGES[name]
-        values[name] = low + (high - low) * turn
-    shape = torch.clamp((u[:, 3] * len(SHAPES)).long(), max=len(SHAPES) - 1)
+    cdf = 0.5 * (1 + torch.erf(z[:, [0, 1, 2, 9]] / math.sqrt(2)))
+    turns = torch.remainder(torch.atan2(z[:, [4, 6, 8]], z[:, [3, 5, 7]]) / (2 * math.pi), 1.0)
+    u = torch.cat([cdf[:, :3], turns], dim=1)  # uniform in [0, 1), columns CONTINUOUS
+    values = {name: low + (high - low) * u[:, i]
+              for i, (name, (low, high)) in enumerate((n, SAMPLE_RANGES[n]) for n in CONTINUOUS)}
+    shape = torch.clamp((cdf[:, 3] * len(SHAPES)).long(), max=len(SHAPES) - 1)
     return Factors(shape=shape, **values)
