@@ -32,7 +32,8 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.pa
 
 from dynode_core.io import atomic_path  # noqa: E402
 from dynode_core.render import contact_sheet, to_uint8  # noqa: E402
-from dynode_shapes.world import latent_factors, object_mask, render, sample_factors  # noqa: E402
+from dynode_shapes.gan_targets import RECON_TARGETS, reconstruction_loss  # noqa: E402
+from dynode_shapes.world import render, sample_factors  # noqa: E402
 from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
 from dynode_stylegan2.training import d_step, g_step, update_ema  # noqa: E402
@@ -41,20 +42,14 @@ FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
                "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon",
-               "mapping_lr", "adversarial")
+               "mapping_lr", "adversarial", "recon_target")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
 TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr",
-                "adversarial")
-#: Extra weight of the object's pixels in the --recon loss (the object covers ~5 % of a
-#: frame; unweighted, an L1 fit learns the background long before the object).
-RECON_OBJECT_WEIGHT = 10.0
-#: ... and of the pixels where it differs from the disk of equal area (corners and sides:
-#: where shape and rotation show; without it the fit settles on that disk).
-RECON_OUTLINE_WEIGHT = 30.0
+                "adversarial", "recon_target")
 #: Losses shown on the progress line: (log key, label).
 LOGGED = (("d_loss", "d"), ("g_loss", "g"), ("recon_l1", "l1"))
 #: Values of keys that checkpoints from before the key existed ran with.
-DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0, "adversarial": 1.0}
+DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0, "adversarial": 1.0, "recon_target": "render"}
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
@@ -80,6 +75,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--recon", type=float, default=0.0,
                    help="weight of an L1 loss tying G(z) to the render of latent_factors(z), object "
                         "pixels weighted up (0: off; G steps then skip style mixing)")
+    p.add_argument("--recon-target", default="render", choices=sorted(RECON_TARGETS),
+                   help="what --recon compares (dynode_shapes.gan_targets): the exact render, or "
+                        "only the pixels every shape and rotation agree on")
     p.add_argument("--adversarial", type=float, default=1.0,
                    help="weight of G's adversarial loss (0: D is not trained; with --recon, a "
                         "supervised warm-up)")
@@ -142,20 +140,6 @@ def load_optimizer(opt, state: dict) -> None:
 
 def reals(n, data_gen, device):
     return render(sample_factors(n, generator=data_gen), device=device) * 2 - 1
-
-
-def reconstruction_loss(weight: float):
-    """The ``--recon`` loss: L1 between G(z) and the render of ``latent_factors(z)``, the
-    object's pixels and its outline (where it differs from its equal-area disk) weighted up."""
-    def loss(z, fake):
-        factors = latent_factors(z)
-        error = (fake - render(factors) * 2 + 1).abs()  # factors on z's (= fake's) device
-        mask = object_mask(factors)
-        disk = object_mask(factors.replace(shape=torch.zeros_like(factors.shape)))
-        pixel = 1 + RECON_OBJECT_WEIGHT * mask + RECON_OUTLINE_WEIGHT * (mask - disk).abs()
-        weighted = (error * pixel[:, None]).mean() / pixel.mean()
-        return weight * weighted, {"recon_l1": error.mean().item()}
-    return loss
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
@@ -222,7 +206,7 @@ def main(argv=None) -> None:
     torch.manual_seed(cfg["seed"])
     data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
-    extra_loss = reconstruction_loss(cfg["recon"]) if cfg["recon"] > 0 else None
+    extra_loss = reconstruction_loss(cfg["recon"], cfg["recon_target"]) if cfg["recon"] > 0 else None
     pl_mean = torch.zeros((), device=device)
     step = 0
     if state is not None:

@@ -34,7 +34,8 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
         train.main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *TINY])
         train.main(["--out", str(tmp_path / "c"), "--steps", "2", *TINY])
         train.main(["--out", str(tmp_path / "c"), "--steps", "4", "--resume", "--lr", "0.001",
-                    "--recon", "5", "--channels", "8,8,8,8,8", *TINY[2:]])  # the architecture stays
+                    "--recon", "5", "--recon-target", "bounds", "--channels", "8,8,8,8,8",
+                    *TINY[2:]])  # the architecture stays
     finally:
         torch.set_num_threads(threads)
     a_ckpts = sorted((tmp_path / "a" / "checkpoints").glob("*.pt"))
@@ -55,6 +56,7 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
     c = torch.load(tmp_path / "c" / "checkpoints" / "step-0000004.pt", weights_only=True)
     assert c["config"]["lr"] == 0.001 and c["config"]["channels"] == "16,16,8,8,8"
     assert a["config"]["recon"] == 0 and c["config"]["recon"] == 5
+    assert a["config"]["recon_target"] == "render" and c["config"]["recon_target"] == "bounds"
     c_rows = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
     assert "recon_l1" not in c_rows[0] and 0 < c_rows[-1]["recon_l1"] < 2  # on after the resume
     assert c["d_opt"]["param_groups"][0]["lr"] == pytest.approx(0.001 * 16 / 17)

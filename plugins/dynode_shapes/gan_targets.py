@@ -1,0 +1,71 @@
+"""Reconstruction losses that tie a shapes GAN's ``G(z)`` to the world's render of
+:func:`~dynode_shapes.world.latent_factors` ``(z)`` (``scripts/train_shapes_gan.py --recon``).
+
+Two targets, by name in :data:`RECON_TARGETS`:
+
+``render``  L1 against the exact render, the object's pixels weighted up and the pixels
+            where it differs from its equal-area disk weighted up further;
+``bounds``  L1 only where every shape and rotation agree: inside the disk every shape
+            contains (the triangle's incircle, 0.78 x size) the object's colour, outside
+            the disk that contains every shape (its circumcircle, 1.56 x size) the
+            background. The ring between is left to the adversarial loss, so the target
+            says nothing about shape or rotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .world import RESOLUTION, _TRIANGLE_CIRCUMRADIUS, Factors, latent_factors, object_mask, render
+
+#: Extra weight of the object's pixels (the object covers ~5 % of a frame; unweighted, an
+#: L1 fit learns the background long before the object).
+OBJECT_WEIGHT = 10.0
+#: ``render``: extra weight where the object differs from the disk of equal area (corners
+#: and sides: where shape and rotation show; without it the fit settles on that disk).
+OUTLINE_WEIGHT = 30.0
+#: ``bounds``: radii, in units of ``size``, of the disk inside every shape and of the disk
+#: around every shape (the triangle's in- and circumradius; the square's lie between).
+INNER_RADIUS, OUTER_RADIUS = _TRIANGLE_CIRCUMRADIUS / 2, _TRIANGLE_CIRCUMRADIUS
+#: ``bounds``: margin (pixels) kept free of the loss on each side of the ring, for anti-aliasing.
+MARGIN_PX = 1.0
+
+Weights = Callable[[Factors], torch.Tensor]
+
+
+def _disk(f: Factors, scale: float = 1.0, grow_px: float = 0.0) -> Factors:
+    return f.replace(shape=torch.zeros_like(f.shape), size=f.size * scale + grow_px / RESOLUTION)
+
+
+def render_weights(f: Factors) -> torch.Tensor:
+    mask = object_mask(f)
+    return 1 + OBJECT_WEIGHT * mask + OUTLINE_WEIGHT * (mask - object_mask(_disk(f))).abs()
+
+
+def bounds_weights(f: Factors) -> torch.Tensor:
+    inside = object_mask(_disk(f, INNER_RADIUS, -MARGIN_PX)) == 1
+    outside = object_mask(_disk(f, OUTER_RADIUS, MARGIN_PX)) == 0
+    return OBJECT_WEIGHT * inside + outside.float()
+
+
+#: Per-pixel weights (N, H, W) by target name; the target image is the render of the factors
+#: (``bounds`` weighs only pixels where that render agrees with every shape and rotation).
+RECON_TARGETS: dict[str, Weights] = {"render": render_weights, "bounds": bounds_weights}
+
+
+def reconstruction_loss(weight: float, target: str = "render"):
+    """The ``--recon`` loss ``(z, fake) -> (loss, stats)`` for ``g_step``'s extra-loss hook:
+    ``weight`` x the weighted mean L1 between ``fake`` and the target's render."""
+    if target not in RECON_TARGETS:
+        raise ValueError(f"unknown reconstruction target {target!r}; valid: "
+                         f"{', '.join(sorted(RECON_TARGETS))}")
+    weights = RECON_TARGETS[target]
+
+    def loss(z, fake):
+        factors = latent_factors(z)
+        error = (fake - render(factors) * 2 + 1).abs()  # factors on z's (= fake's) device
+        pixel = weights(factors)[:, None]
+        return weight * (error * pixel).mean() / pixel.mean(), {"recon_l1": error.mean().item()}
+    return loss

@@ -1,0 +1,45 @@
+"""The shapes GAN's reconstruction targets (dynode_shapes.gan_targets)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dynode_shapes.gan_targets import reconstruction_loss
+from dynode_shapes.world import SHAPES, latent_factors, render
+
+
+@pytest.fixture(scope="module")
+def z():
+    return torch.randn(48, 16, generator=torch.Generator().manual_seed(3))
+
+
+def as_image(factors):
+    return render(factors) * 2 - 1
+
+
+def test_bounds_target_ignores_shape_and_rotation_render_does_not(z):
+    f = latent_factors(z)
+    other = f.replace(shape=(f.shape + 1) % len(SHAPES), rotation=f.rotation + math.pi / 5)
+    exact = as_image(f)
+    assert reconstruction_loss(1.0, "bounds")(z, exact)[0] == 0
+    assert reconstruction_loss(1.0, "bounds")(z, as_image(other))[0] == 0
+    assert reconstruction_loss(1.0, "render")(z, exact)[0] == 0
+    assert reconstruction_loss(1.0, "render")(z, as_image(other))[0] > 0.02
+
+
+@pytest.mark.parametrize("name, scale, shift", [("hue", 1, 0.25), ("bg_hue", 1, 0.25), ("x", 1, 0.1),
+                                               ("size", 0.5, 0), ("size", 2, 0)])
+def test_bounds_target_sees_colour_position_and_size(z, name, scale, shift):
+    """Size only loosely: the object must cover the incircle and stay inside the circumcircle."""
+    f = latent_factors(z)
+    moved = f.replace(**{name: getattr(f, name) * scale + shift})
+    loss, stats = reconstruction_loss(2.0, "bounds")(z, as_image(moved))
+    assert loss > 0.01 and stats["recon_l1"] > 0
+
+
+def test_unknown_target_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: bounds, render"):
+        reconstruction_loss(1.0, "outline")
