@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from dynode_shapes.motions import EDITS, MOTIONS, frame_times, get_motion, video
-from dynode_shapes.world import (SAMPLE_RANGES, SHAPES, Factors, latent_factors, object_mask,
-                                 render, sample_factors, to_uint8)
+from dynode_shapes.world import (SAMPLE_RANGES, SHAPES, SYMMETRY, Factors, latent_factors,
+                                 object_mask, render, sample_factors, to_uint8)
 
 
 def test_render_is_deterministic_and_in_range():
@@ -57,16 +57,19 @@ def test_sampler_covers_its_ranges_and_shapes():
         assert table[:, column].max() - table[:, column].min() > 0.9 * (high - low)
 
 
-def test_latent_factors_are_distributed_like_the_sampler():
+def test_latent_factors_render_like_the_sampler():
     mid = latent_factors(torch.zeros(1, 16))
     assert mid.shape.item() == SHAPES.index("square")
     for name in ("x", "y", "size"):
         assert getattr(mid, name).item() == pytest.approx(sum(SAMPLE_RANGES[name]) / 2)
     quarter = torch.zeros(1, 16)
     quarter[0, 4] = 1.0  # the rotation pair (3, 4) pointing a quarter turn round
-    assert latent_factors(quarter).rotation.item() == pytest.approx(math.pi / 2)
+    assert latent_factors(quarter).rotation.item() == pytest.approx(math.pi / 2 / 4)  # a square
     f = latent_factors(torch.randn(30000, 16, generator=torch.Generator().manual_seed(0)))
     assert torch.bincount(f.shape, minlength=3).float().div(len(f)).sub(1 / 3).abs().max() < 0.02
+    # Rotation spans one symmetry period: scaled back by the order, it is uniform in the range.
+    period = torch.tensor([max(k, 1) for k in SYMMETRY])[f.shape]
+    f = f.replace(rotation=f.rotation * period)
     quartiles = torch.quantile(f.continuous(), torch.tensor([0.25, 0.5, 0.75]), dim=0)
     for column, (low, high) in enumerate(SAMPLE_RANGES.values()):
         expected = low + (high - low) * torch.tensor([0.25, 0.5, 0.75])

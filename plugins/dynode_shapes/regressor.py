@@ -32,12 +32,10 @@ from torch import nn
 from dynode_core.errors import DynodeError, InputError
 from dynode_core.weights import check_format, config_of, read_safetensors, write_safetensors
 
-from .world import RESOLUTION, Factors
+from .world import RESOLUTION, SYMMETRY, Factors
 
 FORMAT = "dynode.regressor/1"
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "regressor.safetensors"
-#: Rotational symmetry order of each shape (0: no rotation to read).
-SYMMETRY = (0, 4, 3)
 TAU = 2 * math.pi
 
 

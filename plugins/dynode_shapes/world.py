@@ -52,6 +52,9 @@ SAMPLE_RANGES = {
     "bg_hue": (0.0, 1.0),
 }
 
+#: Rotational symmetry order of each shape (0: a disk looks the same at every rotation).
+SYMMETRY = (0, 4, 3)
+
 _SQUARE_HALF_SIDE = math.sqrt(math.pi) / 2
 _TRIANGLE_CIRCUMRADIUS = math.sqrt(4 * math.pi / (3 * math.sqrt(3)))
 
@@ -224,11 +227,15 @@ def sample_factors(n: int, *, generator: torch.Generator | None = None, device=N
 
 
 def latent_factors(z: torch.Tensor) -> Factors:
-    """The factors a standard-normal latent ``z`` (N, >= 10) stands for, distributed as
+    """The factors a standard-normal latent ``z`` (N, >= 10) stands for, rendering like
     :func:`sample_factors` draws them: the normal CDF of columns 0-2 picks x, y and size
-    uniformly in their ranges, the angles of the column pairs (3, 4), (5, 6) and (7, 8) (uniform
-    for a normal pair, and smooth in z) are the rotation, hue and background hue, and column 9's
-    CDF picks the shape by thirds. The shapes GAN's ``--recon`` loss ties its generator to this."""
+    uniformly in their ranges, the angles of the column pairs (5, 6) and (7, 8) (uniform for
+    a normal pair, and smooth in z) are the hue and background hue, and column 9's CDF picks
+    the shape by thirds. The angle of pair (3, 4) turns the shape through one period of its
+    symmetry (a quarter turn for a square, a third for a triangle: every pose once), so the
+    pose moves once round as the pair does; a full turn would make it move k times, which a
+    fit cannot reach from the pair's first harmonic. The shapes GAN's ``--recon`` loss ties
+    its generator to this."""
     z = z.float()
     cdf = 0.5 * (1 + torch.erf(z[:, [0, 1, 2, 9]] / math.sqrt(2)))
     turns = torch.remainder(torch.atan2(z[:, [4, 6, 8]], z[:, [3, 5, 7]]) / (2 * math.pi), 1.0)
@@ -236,4 +243,6 @@ def latent_factors(z: torch.Tensor) -> Factors:
     values = {name: low + (high - low) * u[:, i]
               for i, (name, (low, high)) in enumerate((n, SAMPLE_RANGES[n]) for n in CONTINUOUS)}
     shape = torch.clamp((cdf[:, 3] * len(SHAPES)).long(), max=len(SHAPES) - 1)
+    period = torch.tensor([max(k, 1) for k in SYMMETRY], device=z.device)[shape]
+    values["rotation"] = values["rotation"] / period
     return Factors(shape=shape, **values)
