@@ -32,7 +32,7 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.pa
 
 from dynode_core.io import atomic_path  # noqa: E402
 from dynode_core.render import contact_sheet, to_uint8  # noqa: E402
-from dynode_shapes.gan_targets import RECON_TARGETS, reconstruction_loss  # noqa: E402
+from dynode_shapes.gan_targets import RECON_TARGETS, check_held, reconstruction_loss  # noqa: E402
 from dynode_shapes.world import render, sample_factors  # noqa: E402
 from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
@@ -42,14 +42,15 @@ FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
                "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon",
-               "mapping_lr", "adversarial", "recon_target")
+               "mapping_lr", "adversarial", "recon_target", "recon_hold")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
 TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr",
-                "adversarial", "recon_target")
+                "adversarial", "recon_target", "recon_hold")
 #: Losses shown on the progress line: (log key, label).
 LOGGED = (("d_loss", "d"), ("g_loss", "g"), ("recon_l1", "l1"))
 #: Values of keys that checkpoints from before the key existed ran with.
-DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0, "adversarial": 1.0, "recon_target": "render"}
+DEFAULTS = {"recon": 0.0, "mapping_lr": 1.0, "adversarial": 1.0, "recon_target": "render",
+            "recon_hold": ""}
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
@@ -78,6 +79,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--recon-target", default="render", choices=sorted(RECON_TARGETS),
                    help="what --recon compares (dynode_shapes.gan_targets): the exact render, or "
                         "only the pixels every shape and rotation agree on")
+    p.add_argument("--recon-hold", default="", type=held_factors,
+                   help="comma-separated factors the --recon target holds at mid-range, e.g. "
+                        "x,y,size,hue,bg_hue (a curriculum stage; '' releases them)")
     p.add_argument("--adversarial", type=float, default=1.0,
                    help="weight of G's adversarial loss (0: D is not trained; with --recon, a "
                         "supervised warm-up)")
@@ -95,6 +99,13 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.set_defaults(**{k: None for k in TUNABLE_KEYS})
     given = {k for k, v in vars(p.parse_args(argv)).items() if k in TUNABLE_KEYS and v is not None}
     return args, given
+
+
+def held_factors(text: str) -> str:
+    try:
+        return ",".join(check_held(tuple(n for n in text.split(",") if n)))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def widths(text: str, size: int) -> dict[int, int]:
@@ -206,7 +217,9 @@ def main(argv=None) -> None:
     torch.manual_seed(cfg["seed"])
     data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
-    extra_loss = reconstruction_loss(cfg["recon"], cfg["recon_target"]) if cfg["recon"] > 0 else None
+    extra_loss = (reconstruction_loss(cfg["recon"], cfg["recon_target"],
+                                      tuple(n for n in cfg["recon_hold"].split(",") if n))
+                  if cfg["recon"] > 0 else None)
     pl_mean = torch.zeros((), device=device)
     step = 0
     if state is not None:

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from dynode_shapes.gan_targets import reconstruction_loss
-from dynode_shapes.world import SHAPES, latent_factors, render
+from dynode_shapes.gan_targets import reconstruction_loss, target_factors
+from dynode_shapes.world import SAMPLE_RANGES, SHAPES, latent_factors, render
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,19 @@ def test_bounds_target_sees_colour_position_and_size(z, name, scale, shift):
 def test_unknown_target_lists_the_valid_ones():
     with pytest.raises(ValueError, match="valid: bounds, render"):
         reconstruction_loss(1.0, "outline")
+
+
+def test_held_factors_sit_mid_range_and_the_rest_follow_z(z):
+    f, held = latent_factors(z), target_factors(z, ("x", "y", "hue"))
+    assert torch.all(held.x == 0.5) and torch.all(held.y == 0.5)
+    assert torch.allclose(held.hue, torch.full_like(held.hue, sum(SAMPLE_RANGES["hue"]) / 2))
+    for name in ("size", "rotation", "bg_hue", "shape"):
+        assert torch.equal(getattr(held, name), getattr(f, name))
+    centred = as_image(held)
+    assert reconstruction_loss(1.0, "render", ("x", "y", "hue"))(z, centred)[0] == 0
+    assert reconstruction_loss(1.0, "render")(z, centred)[0] > 0.02
+
+
+def test_unknown_held_factor_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown factor.*: colour; valid: x, y, size"):
+        reconstruction_loss(1.0, "render", ("x", "colour"))

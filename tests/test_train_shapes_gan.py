@@ -34,7 +34,8 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
         train.main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *TINY])
         train.main(["--out", str(tmp_path / "c"), "--steps", "2", *TINY])
         train.main(["--out", str(tmp_path / "c"), "--steps", "4", "--resume", "--lr", "0.001",
-                    "--recon", "5", "--recon-target", "bounds", "--channels", "8,8,8,8,8",
+                    "--recon", "5", "--recon-target", "bounds", "--recon-hold", "x,hue",
+                    "--channels", "8,8,8,8,8",
                     *TINY[2:]])  # the architecture stays
     finally:
         torch.set_num_threads(threads)
@@ -57,6 +58,7 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
     assert c["config"]["lr"] == 0.001 and c["config"]["channels"] == "16,16,8,8,8"
     assert a["config"]["recon"] == 0 and c["config"]["recon"] == 5
     assert a["config"]["recon_target"] == "render" and c["config"]["recon_target"] == "bounds"
+    assert a["config"]["recon_hold"] == "" and c["config"]["recon_hold"] == "x,hue"
     c_rows = [json.loads(line) for line in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
     assert "recon_l1" not in c_rows[0] and 0 < c_rows[-1]["recon_l1"] < 2  # on after the resume
     assert c["d_opt"]["param_groups"][0]["lr"] == pytest.approx(0.001 * 16 / 17)
@@ -78,3 +80,9 @@ def test_supervised_warm_up_leaves_the_discriminator_alone(train, tmp_path):
     assert lrs[0] == pytest.approx(10 * lrs[1])  # the mapping's group
     rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert "d_loss" not in rows[-1] and rows[-1]["recon_l1"] > 0
+
+
+def test_unknown_held_factor_is_a_usage_error(train, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--out", str(tmp_path), "--recon-hold", "x,colour"])
+    assert stop.value.code == 2 and "unknown factor(s) to hold: colour" in capsys.readouterr().err

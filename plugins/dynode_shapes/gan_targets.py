@@ -10,6 +10,10 @@ Two targets, by name in :data:`RECON_TARGETS`:
             the disk that contains every shape (its circumcircle, 1.56 x size) the
             background. The ring between is left to the adversarial loss, so the target
             says nothing about shape or rotation.
+
+``hold`` names continuous factors to hold at the middle of their sampling range in the
+target (a curriculum stage: e.g. centred objects of one size and colour, so that the fit
+spends itself on shape and rotation).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Callable
 
 import torch
 
-from .world import RESOLUTION, _TRIANGLE_CIRCUMRADIUS, Factors, latent_factors, object_mask, render
+from .world import (CONTINUOUS, RESOLUTION, SAMPLE_RANGES, _TRIANGLE_CIRCUMRADIUS, Factors,
+                    latent_factors, object_mask, render)
 
 #: Extra weight of the object's pixels (the object covers ~5 % of a frame; unweighted, an
 #: L1 fit learns the background long before the object).
@@ -55,16 +60,32 @@ def bounds_weights(f: Factors) -> torch.Tensor:
 RECON_TARGETS: dict[str, Weights] = {"render": render_weights, "bounds": bounds_weights}
 
 
-def reconstruction_loss(weight: float, target: str = "render"):
+def check_held(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` if each is a continuous factor, else ValueError listing the valid ones."""
+    unknown = [n for n in names if n not in CONTINUOUS]
+    if unknown:
+        raise ValueError(f"unknown factor(s) to hold: {', '.join(unknown)}; valid: "
+                         f"{', '.join(CONTINUOUS)}")
+    return tuple(names)
+
+
+def target_factors(z: torch.Tensor, hold: tuple[str, ...] = ()) -> Factors:
+    """:func:`latent_factors` ``(z)`` with the ``hold`` factors at their range's middle."""
+    f = latent_factors(z)
+    return f.replace(**{n: torch.full_like(getattr(f, n), sum(SAMPLE_RANGES[n]) / 2)
+                        for n in check_held(hold)})
+
+
+def reconstruction_loss(weight: float, target: str = "render", hold: tuple[str, ...] = ()):
     """The ``--recon`` loss ``(z, fake) -> (loss, stats)`` for ``g_step``'s extra-loss hook:
     ``weight`` x the weighted mean L1 between ``fake`` and the target's render."""
     if target not in RECON_TARGETS:
         raise ValueError(f"unknown reconstruction target {target!r}; valid: "
                          f"{', '.join(sorted(RECON_TARGETS))}")
-    weights = RECON_TARGETS[target]
+    weights, hold = RECON_TARGETS[target], check_held(hold)
 
     def loss(z, fake):
-        factors = latent_factors(z)
+        factors = target_factors(z, hold)
         error = (fake - render(factors) * 2 + 1).abs()  # factors on z's (= fake's) device
         pixel = weights(factors)[:, None]
         return weight * (error * pixel).mean() / pixel.mean(), {"recon_l1": error.mean().item()}
