@@ -39,6 +39,20 @@ def _get(row: dict, key: str):
     return row
 
 
+def broken(points: list, factor: float = 20.0) -> list:
+    """``points`` with a NaN break where x jumps more than ``factor`` x the median step (a
+    phase of training that did not log this series)."""
+    steps = sorted(b[0] - a[0] for a, b in zip(points, points[1:]))
+    if not steps:
+        return points
+    limit, out = factor * steps[len(steps) // 2], points[:1]
+    for a, b in zip(points, points[1:]):
+        if b[0] - a[0] > limit:
+            out.append((a[0], float("nan")))
+        out.append(b)
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for name in PANELS:
@@ -63,7 +77,7 @@ def main(argv=None) -> None:
             points = [(_get(r, x_key), _get(r, key)) for r in rows]
             points = [(x, y) for x, y in points if x is not None and y is not None]
             if points:
-                ax.plot(*zip(*points), label=label, lw=1.2)
+                ax.plot(*zip(*broken(points)), label=label, lw=1.2)
         ax.set(title=title, xlabel=x_key, yscale=scale)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
