@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def plot():
-    spec = importlib.util.spec_from_file_location("plot_learning_curves",
-                                                  REPO / "scripts" / "plot_learning_curves.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("plot_learning_curves")
 
 
 def test_a_phase_without_the_series_breaks_the_line(plot):

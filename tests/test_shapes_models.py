@@ -3,7 +3,6 @@ their files and training scripts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -20,15 +19,9 @@ from dynode_shapes.regressor import (FORMAT, WEIGHTS, FactorRegressor, Regressor
                                      predict_factors, read_regressor, save_regressor)
 from dynode_shapes.world import Factors, render, sample_factors, to_uint8
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import load_script
+
 TINY = RegressorConfig(widths=(4, 8, 8, 8), crop_widths=(4, 8, 8, 8), crop=16, head=4, hidden=8)
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _renders(n: int, seed: int):
@@ -71,7 +64,7 @@ def _training_checkpoint(path: Path, step: int = 40) -> torch.nn.Module:
 
 def test_export_round_trips_a_training_checkpoint(tmp_path):
     g = _training_checkpoint(tmp_path / "step-0000040.pt")
-    export = _script("export_shapes64")
+    export = load_script("export_shapes64")
     out = tmp_path / "w" / "g.safetensors"
     export.main(["--checkpoint", str(tmp_path / "step-0000040.pt"), "--out", str(out),
                  "--note", "partly trained"])
@@ -164,7 +157,7 @@ def test_world_factors_metric_reports_errors():
 
 
 def test_regressor_training_script_resumes_and_exports(tmp_path):
-    train = _script("train_regressor")
+    train = load_script("train_regressor")
     common = ["--out", str(tmp_path / "run"), "--batch", "4", "--widths", "4,8,8,8",
               "--eval-n", "8", "--export-eval-n", "8", "--eval-every", "2", "--log-every", "1",
               "--ckpt-every", "1"]
@@ -203,7 +196,7 @@ def test_two_frame_world_inversion_with_shapes64():
 
 
 def test_encoder_training_script_tiny_run(tmp_path):
-    train = _script("train_encoder")
+    train = load_script("train_encoder")
     common = ["--out", str(tmp_path / "run"), "--batch", "2", "--width", "0.125",
               "--log-every", "1", "--sample-every", "2", "--ckpt-every", "1"]
     train.main([*common, "--steps", "1"])

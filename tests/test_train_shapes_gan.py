@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import load_script
 
 TINY = ["--channels", "16,16,8,8,8", "--style-dim", "16", "--n-mlp", "2", "--batch", "4",
         "--log-every", "2", "--sample-every", "3", "--ckpt-every", "2", "--keep", "1",
@@ -17,11 +16,7 @@ TINY = ["--channels", "16,16,8,8,8", "--style-dim", "16", "--n-mlp", "2", "--bat
 
 @pytest.fixture(scope="module")
 def train():
-    spec = importlib.util.spec_from_file_location("train_shapes_gan",
-                                                  REPO / "scripts" / "train_shapes_gan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_shapes_gan")
 
 
 def test_tiny_run_and_bit_exact_resume(train, tmp_path):
