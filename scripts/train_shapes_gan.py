@@ -101,9 +101,14 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     return args, given
 
 
+def names(text: str) -> tuple[str, ...]:
+    """``"a,b"`` -> ``("a", "b")``; ``""`` -> ``()``."""
+    return tuple(n for n in text.split(",") if n)
+
+
 def held_factors(text: str) -> str:
     try:
-        return ",".join(check_held(tuple(n for n in text.split(",") if n)))
+        return ",".join(check_held(names(text)))
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -217,8 +222,7 @@ def main(argv=None) -> None:
     torch.manual_seed(cfg["seed"])
     data_gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     g, d, g_ema, g_opt, d_opt, g_every, d_every = build(cfg, device)
-    extra_loss = (reconstruction_loss(cfg["recon"], cfg["recon_target"],
-                                      tuple(n for n in cfg["recon_hold"].split(",") if n))
+    extra_loss = (reconstruction_loss(cfg["recon"], cfg["recon_target"], names(cfg["recon_hold"]))
                   if cfg["recon"] > 0 else None)
     pl_mean = torch.zeros((), device=device)
     step = 0

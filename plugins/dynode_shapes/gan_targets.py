@@ -69,11 +69,15 @@ def check_held(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def target_factors(z: torch.Tensor, hold: tuple[str, ...] = ()) -> Factors:
-    """:func:`latent_factors` ``(z)`` with the ``hold`` factors at their range's middle."""
+def _held(z: torch.Tensor, hold: tuple[str, ...]) -> Factors:
     f = latent_factors(z)
     return f.replace(**{n: torch.full_like(getattr(f, n), sum(SAMPLE_RANGES[n]) / 2)
-                        for n in check_held(hold)})
+                        for n in hold})
+
+
+def target_factors(z: torch.Tensor, hold: tuple[str, ...] = ()) -> Factors:
+    """:func:`latent_factors` ``(z)`` with the ``hold`` factors at their range's middle."""
+    return _held(z, check_held(hold))
 
 
 def reconstruction_loss(weight: float, target: str = "render", hold: tuple[str, ...] = ()):
@@ -85,7 +89,7 @@ def reconstruction_loss(weight: float, target: str = "render", hold: tuple[str, 
     weights, hold = RECON_TARGETS[target], check_held(hold)
 
     def loss(z, fake):
-        factors = target_factors(z, hold)
+        factors = _held(z, hold)  # checked once, above
         error = (fake - render(factors) * 2 + 1).abs()  # factors on z's (= fake's) device
         pixel = weights(factors)[:, None]
         return weight * (error * pixel).mean() / pixel.mean(), {"recon_l1": error.mean().item()}
