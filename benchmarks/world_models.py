@@ -35,8 +35,10 @@ from dynode_shapes.regressor import load_regressor, predict_factors  # noqa: E40
 from dynode_shapes.world import SAMPLE_RANGES, SHAPES, render, sample_factors  # noqa: E402
 
 HELDOUT_SEED = 4_242_424  # world frames no training run draws
-QUICK = {"n_real": 1000, "n_coverage": 500, "n_frames": 8, "refine_steps": 50, "epochs": 3}
-FULL = {"n_real": 10000, "n_coverage": 2000, "n_frames": 200, "refine_steps": 200, "epochs": 5}
+QUICK = {"n_real": 1000, "n_coverage": 500, "n_frames": 8, "refine_steps": 50, "epochs": 3,
+         "judges": 1}
+FULL = {"n_real": 10000, "n_coverage": 2000, "n_frames": 200, "refine_steps": 200, "epochs": 30,
+        "judges": 3}
 
 
 @torch.no_grad()
@@ -56,31 +58,59 @@ def renders(n: int, seed: int) -> tuple:
     return f, render(f) * 2 - 1
 
 
-def realism(generator, n: int, epochs: int, device, seed: int = 0) -> dict:
-    """(a): held-out accuracy of a 3-conv CNN telling renders (label 1) from samples (0)."""
+def _accuracy(net, x, y, idx, device) -> float:
+    with torch.no_grad():
+        logits = torch.cat([net(x[i].to(device))[:, 0].cpu() for i in idx.split(256)])
+    return float(((logits > 0).float() == y[idx]).float().mean())
+
+
+def judge(x, y, epochs: int, patience: int, device, seed: int) -> dict:
+    """Train one 3-conv CNN on 70 % of (x, y), keeping the epoch best on 10 %; score the last 20 %."""
     torch.manual_seed(seed)
-    real = renders(n, seed + 11)[1]
-    fake = generator_samples(generator, n, seed + 12)
-    x, y = torch.cat([real, fake]), torch.cat([torch.ones(n), torch.zeros(n)])
-    order = torch.randperm(2 * n, generator=torch.Generator().manual_seed(seed))
-    split = int(0.8 * 2 * n)
-    train, test = order[:split], order[split:]
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_train, n_val = int(0.7 * len(x)), int(0.1 * len(x))
+    train, val, test = order[:n_train], order[n_train:n_train + n_val], order[n_train + n_val:]
     net = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(16, 32, 3, 2, 1),
                         nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 1)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(epochs):
+    best, best_state, best_epoch = -1.0, None, 0
+    for epoch in range(1, epochs + 1):
         for idx in train[torch.randperm(len(train))].split(64):
             loss = nn.functional.binary_cross_entropy_with_logits(
                 net(x[idx].to(device))[:, 0], y[idx].to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
-    with torch.no_grad():
-        logits = torch.cat([net(x[idx].to(device))[:, 0].cpu() for idx in test.split(256)])
-    accuracy = float(((logits > 0).float() == y[test]).float().mean())
-    return {"heldout_accuracy": accuracy, "train_images": len(train), "test_images": len(test),
-            "epochs": epochs, "target": "<= 0.75", "pass": accuracy <= 0.75}
+        score = _accuracy(net, x, y, val, device)
+        if score > best:
+            best, best_epoch = score, epoch
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        elif epoch - best_epoch >= patience:
+            break
+    net.load_state_dict(best_state)
+    return {"seed": seed, "heldout_accuracy": _accuracy(net, x, y, test, device),
+            "validation_accuracy": best, "best_epoch": best_epoch, "epochs_run": epoch}
+
+
+def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: int = 3) -> dict:
+    """(a): held-out accuracy of 3-conv CNNs telling renders (label 1) from samples (0).
+
+    One judge per seed, each on its own renders and samples, trained until its validation
+    accuracy has not improved for ``patience`` epochs (at most ``epochs``); the target is
+    on the mean over the seeds, and the spread is reported beside it.
+    """
+    judges = []
+    for seed in seeds:
+        real = renders(n, seed + 11)[1]
+        fake = generator_samples(generator, n, seed + 12)
+        x, y = torch.cat([real, fake]), torch.cat([torch.ones(n), torch.zeros(n)])
+        judges.append(judge(x, y, epochs, patience, device, seed))
+    scores = [j["heldout_accuracy"] for j in judges]
+    mean = sum(scores) / len(scores)
+    return {"heldout_accuracy": mean, "min": min(scores), "max": max(scores), "judges": judges,
+            "images_per_judge": 2 * n, "max_epochs": epochs, "patience": patience,
+            "target": "mean <= 0.75", "pass": mean <= 0.75}
 
 
 def coverage(generator, n: int, device, seed: int = 1) -> dict:
@@ -154,7 +184,8 @@ def main(argv=None) -> dict:
 
         training = json.loads(GENERATOR_WEIGHTS.with_suffix(".json").read_text()).get("training", {})
         results["generator_training"] = {k: training.get(k) for k in ("checkpoint", "step", "kimg")}
-    runs = {"realism": lambda: realism(generator, sizes["n_real"], sizes["epochs"], args.device),
+    runs = {"realism": lambda: realism(generator, sizes["n_real"], sizes["epochs"], args.device,
+                                                seeds=range(sizes["judges"])),
             "coverage": lambda: coverage(generator, sizes["n_coverage"], args.device),
             "inversion": lambda: inversion(generator, args.encoder, sizes["n_frames"],
                                            sizes["refine_steps"], args.device)}

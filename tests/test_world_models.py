@@ -1,0 +1,49 @@
+"""The realism judge of ``benchmarks/world_models.py``: it must tell apart what differs and
+must not tell apart what does not (its number is issue 4's realism target)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import load_script
+
+N = 1000  # images per class: enough for a 3-conv CNN to find a plain cue in a few epochs
+
+
+@pytest.fixture(scope="module")
+def world_models():
+    return load_script("world_models", folder="benchmarks")
+
+
+def judged(world_models, real, other, seed=0):
+    x, y = torch.cat([real, other]), torch.cat([torch.ones(len(real)), torch.zeros(len(other))])
+    return world_models.judge(x, y, epochs=12, patience=4, device="cpu", seed=seed)
+
+
+def test_judge_tells_flat_renders_from_shaded_ones(world_models):
+    real = world_models.renders(N, 1)[1]
+    other = world_models.renders(N, 2)[1]
+    ramp = torch.linspace(-1, 1, 64)
+    direction = torch.rand(N, 1, 1, 1, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    shaded = (other + 0.2 * (direction * ramp[:, None] + (1 - direction.abs()) * ramp)).clamp(-1, 1)
+    result = judged(world_models, real, shaded)
+    assert result["heldout_accuracy"] > 0.9, result
+    assert 1 <= result["best_epoch"] <= result["epochs_run"] <= 12
+
+
+def test_judge_cannot_tell_renders_from_renders(world_models):
+    result = judged(world_models, world_models.renders(N, 1)[1], world_models.renders(N, 2)[1])
+    assert result["heldout_accuracy"] < 0.7, result
+
+
+def test_realism_reports_every_judge_and_their_mean(world_models):
+    from dynode_core.plugins import get_registry
+
+    generator = get_registry().create("generators", "shapes64", device="cpu")
+    result = world_models.realism(generator, 60, epochs=1, device="cpu", seeds=(0, 1))
+    scores = [j["heldout_accuracy"] for j in result["judges"]]
+    assert [j["seed"] for j in result["judges"]] == [0, 1]
+    assert result["heldout_accuracy"] == pytest.approx(sum(scores) / 2)
+    assert result["min"] <= result["heldout_accuracy"] <= result["max"]
+    assert result["pass"] == (result["heldout_accuracy"] <= 0.75)
