@@ -1,7 +1,8 @@
 """Issue 4's targets for the bundled shapes models, measured.
 
 (a) realism: a CNN (3 conv layers) trained to tell ``--n-real`` world renders from as
-    many generator samples; target: held-out accuracy <= 75 %;
+    many generator samples, until its validation accuracy settles (``--epochs`` at most);
+    ``--judges`` such CNNs on their own data; target: mean held-out accuracy <= 75 %;
 (b) coverage: the factor regressor reads ``--n-coverage`` samples; target: every
     shape >= 15 % of them, and for every continuous factor the 5th-95th percentile
     of the read values spans >= 80 % of the factor's sampling range (rotation as
