@@ -45,7 +45,7 @@ CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", 
                "mapping_lr", "adversarial", "recon_target", "recon_hold")
 #: ... except these, when given on the command line (e.g. a lower --lr later in training).
 TUNABLE_KEYS = ("lr", "r1", "mixing", "ema_kimg", "ema_rampup", "recon", "mapping_lr",
-                "adversarial", "recon_target", "recon_hold")
+                "adversarial", "recon_target", "recon_hold", "d_channels")
 #: Losses shown on the progress line: (log key, label).
 LOGGED = (("d_loss", "d"), ("g_loss", "g"), ("recon_l1", "l1"))
 #: Values of keys that checkpoints from before the key existed ran with.
@@ -62,7 +62,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--channels", default="128,128,64,32,16",
                    help="generator widths at 4, 8, ..., size px")
-    p.add_argument("--d-channels", default=None, help="discriminator widths (default: --channels)")
+    p.add_argument("--d-channels", default=None,
+                   help="discriminator widths (default: --channels); changed on --resume, a new "
+                        "discriminator starts from scratch beside the resumed generator")
     p.add_argument("--style-dim", type=int, default=128)
     p.add_argument("--n-mlp", type=int, default=4)
     p.add_argument("--batch", type=int, default=16)
@@ -124,8 +126,7 @@ def widths(text: str, size: int) -> dict[int, int]:
 def build(cfg: dict, device):
     g = StyleGAN2Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"],
                            channels=widths(cfg["channels"], cfg["size"])).to(device)
-    d = Discriminator(cfg["size"], channels=widths(cfg["d_channels"] or cfg["channels"],
-                                                   cfg["size"])).to(device)
+    d = Discriminator(cfg["size"], channels=d_widths(cfg)).to(device)
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
     g_every, d_every = (4 if cfg["pl_weight"] > 0 else 1), 16
     mapping = list(g.style.parameters())
@@ -180,6 +181,10 @@ def set_rng_states(states: dict, data_gen) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def d_widths(cfg: dict) -> dict[int, int]:
+    return widths(cfg.get("d_channels") or cfg["channels"], cfg["size"])
+
+
 def checkpoints(out: Path) -> list[Path]:
     return sorted((out / "checkpoints").glob("step-*.pt"))
 
@@ -227,10 +232,14 @@ def main(argv=None) -> None:
     pl_mean = torch.zeros((), device=device)
     step = 0
     if state is not None:
-        for net, key in ((g, "g"), (d, "d"), (g_ema, "g_ema")):
+        new_d = d_widths(cfg) != d_widths(state["config"])
+        for net, key in ((g, "g"), (g_ema, "g_ema")) + (() if new_d else ((d, "d"),)):
             net.load_state_dict(state[key])
         load_optimizer(g_opt, state["g_opt"])
-        load_optimizer(d_opt, state["d_opt"])
+        if new_d:
+            print(f"new discriminator, widths {cfg['d_channels']}: trained from scratch", flush=True)
+        else:
+            load_optimizer(d_opt, state["d_opt"])
         set_lrs(g_opt, d_opt, cfg, g_every, d_every)  # the lr may have been changed on resume
         pl_mean, step = state["pl_mean"].to(device), state["step"]
         set_rng_states(state["rng"], data_gen)

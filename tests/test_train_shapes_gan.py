@@ -81,3 +81,19 @@ def test_unknown_held_factor_is_a_usage_error(train, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         train.main(["--out", str(tmp_path), "--recon-hold", "x,colour"])
     assert stop.value.code == 2 and "unknown factor(s) to hold: colour" in capsys.readouterr().err
+
+
+def test_resume_with_other_discriminator_widths_starts_a_new_one(train, tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        train.main(["--out", str(tmp_path), "--steps", "2", *TINY])
+        train.main(["--out", str(tmp_path), "--steps", "3", "--resume", *TINY,
+                    "--d-channels", "8,8,8,16,32", "--ckpt-every", "1", "--keep", "3"])
+    finally:
+        torch.set_num_threads(threads)
+    before = torch.load(tmp_path / "checkpoints" / "step-0000002.pt", weights_only=True)
+    after = torch.load(tmp_path / "checkpoints" / "step-0000003.pt", weights_only=True)
+    assert after["config"]["d_channels"] == "8,8,8,16,32"
+    assert after["d"]["convs.0.0.weight"].shape != before["d"]["convs.0.0.weight"].shape
+    assert after["g"].keys() == before["g"].keys()  # the generator carried on
+    assert after["d_opt"]["state"][0]["step"] == 1  # a fresh Adam: one D step since the resume
