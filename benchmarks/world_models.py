@@ -31,6 +31,7 @@ sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.pa
 
 from dynode_core.metrics import psnr_ssim  # noqa: E402
 from dynode_core.plugins import get_registry  # noqa: E402
+from dynode_core.progress import Progressor  # noqa: E402
 from dynode_core.render import to_uint8  # noqa: E402
 from dynode_shapes.regressor import load_regressor, predict_factors  # noqa: E402
 from dynode_shapes.world import SAMPLE_RANGES, SHAPES, render, sample_factors  # noqa: E402
@@ -65,8 +66,10 @@ def _accuracy(net, x, y, idx, device) -> float:
     return float(((logits > 0).float() == y[idx]).float().mean())
 
 
-def judge(x, y, epochs: int, patience: int, device, seed: int) -> dict:
-    """Train one 3-conv CNN on 70 % of (x, y), keeping the epoch best on 10 %; score the last 20 %."""
+def judge(x, y, epochs: int, patience: int, device, seed: int, on_epoch=None) -> dict:
+    """Train one 3-conv CNN on 70 % of (x, y), keeping the epoch best on 10 %; score the last 20 %.
+
+    ``on_epoch(validation_accuracy)`` is called after each epoch."""
     torch.manual_seed(seed)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     n_train, n_val = int(0.7 * len(x)), int(0.1 * len(x))
@@ -84,6 +87,8 @@ def judge(x, y, epochs: int, patience: int, device, seed: int) -> dict:
             loss.backward()
             opt.step()
         score = _accuracy(net, x, y, val, device)
+        if on_epoch is not None:
+            on_epoch(score)
         if score > best:
             best, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -94,7 +99,8 @@ def judge(x, y, epochs: int, patience: int, device, seed: int) -> dict:
             "validation_accuracy": best, "best_epoch": best_epoch, "epochs_run": epoch}
 
 
-def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: int = 3) -> dict:
+def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: int = 3,
+            progressor: Progressor | None = None) -> dict:
     """(a): held-out accuracy of 3-conv CNNs telling renders (label 1) from samples (0).
 
     One judge per seed, each on its own renders and samples, trained until its validation
@@ -106,7 +112,10 @@ def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: i
         real = renders(n, seed + 11)[1]
         fake = generator_samples(generator, n, seed + 12)
         x, y = torch.cat([real, fake]), torch.cat([torch.ones(n), torch.zeros(n)])
-        judges.append(judge(x, y, epochs, patience, device, seed))
+        tick = (progressor or Progressor(enabled=False)).task(f"realism judge {seed}", epochs)
+        judges.append(judge(x, y, epochs, patience, device, seed,
+                            on_epoch=lambda score: tick(1, validation=score)))
+        tick(0, total=judges[-1]["epochs_run"])  # stopped early: the bar ends full
     scores = [j["heldout_accuracy"] for j in judges]
     mean = sum(scores) / len(scores)
     return {"heldout_accuracy": mean, "min": min(scores), "max": max(scores), "judges": judges,
@@ -136,7 +145,8 @@ def coverage(generator, n: int, device, seed: int = 1) -> dict:
             "target": "each shape >= 0.15; every span >= 0.80", "pass": bool(ok)}
 
 
-def inversion(generator, encoder, n: int, steps: int, device, batch: int = 25) -> dict:
+def inversion(generator, encoder, n: int, steps: int, device, batch: int = 25,
+              progressor: Progressor | None = None) -> dict:
     """(c): PSNR / SSIM of held-out world renders, encoder alone and encoder + refine."""
     registry = get_registry()
     targets = renders(n, HELDOUT_SEED)[1]
@@ -146,10 +156,12 @@ def inversion(generator, encoder, n: int, steps: int, device, batch: int = 25) -
     out = {"frames": n, "refine_steps": steps}
     for name, inverter in inverters.items():
         t0, recon = time.perf_counter(), []
+        tick = (progressor or Progressor(enabled=False)).task(f"inversion: {name}", n)
         for chunk in targets.split(batch):
             codes = inverter.invert(chunk.to(device), generator)
             with torch.no_grad():
                 recon.append(generator.synthesize(codes.to(device), noise_mode="const").cpu())
+            tick(len(chunk))
         scores = psnr_ssim(to_uint8(torch.cat(recon)), to_uint8(targets))
         out[name] = {**scores, "seconds": time.perf_counter() - t0}
     out["target"] = "encoder >= 22 dB; encoder + refine >= 28 dB and SSIM >= 0.90"
@@ -171,6 +183,7 @@ def main(argv=None) -> dict:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     preset = QUICK if args.quick else FULL
@@ -185,15 +198,17 @@ def main(argv=None) -> dict:
 
         training = json.loads(GENERATOR_WEIGHTS.with_suffix(".json").read_text()).get("training", {})
         results["generator_training"] = {k: training.get(k) for k in ("checkpoint", "step", "kimg")}
+    bars = Progressor(enabled=not args.quiet)
     runs = {"realism": lambda: realism(generator, sizes["n_real"], sizes["epochs"], args.device,
-                                                seeds=range(sizes["judges"])),
+                                                seeds=range(sizes["judges"]), progressor=bars),
             "coverage": lambda: coverage(generator, sizes["n_coverage"], args.device),
             "inversion": lambda: inversion(generator, args.encoder, sizes["n_frames"],
-                                           sizes["refine_steps"], args.device)}
-    for name in args.only:
-        t0 = time.perf_counter()
-        results[name] = {**runs[name](), "wall_s": round(time.perf_counter() - t0, 1)}
-        print(f"{name}: {json.dumps(results[name], default=float)}", flush=True)
+                                           sizes["refine_steps"], args.device, progressor=bars)}
+    with bars:
+        for name in args.only:
+            t0 = time.perf_counter()
+            results[name] = {**runs[name](), "wall_s": round(time.perf_counter() - t0, 1)}
+            print(f"{name}: {json.dumps(results[name], default=float)}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
     return results
