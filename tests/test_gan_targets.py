@@ -41,7 +41,7 @@ def test_bounds_target_sees_colour_position_and_size(z, name, scale, shift):
 
 
 def test_unknown_target_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="valid: bounds, render"):
+    with pytest.raises(ValueError, match="valid: bounds, lowpass, render"):
         reconstruction_loss(1.0, "outline")
 
 
@@ -59,3 +59,14 @@ def test_held_factors_sit_mid_range_and_the_rest_follow_z(z):
 def test_unknown_held_factor_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown factor.*: colour; valid: x, y, size"):
         reconstruction_loss(1.0, "render", ("x", "colour"))
+
+
+def test_lowpass_target_forgives_a_blur_inside_its_blocks_but_not_a_move(z):
+    f = latent_factors(z)
+    exact = as_image(f)
+    blurred = torch.nn.functional.avg_pool2d(exact, 4).repeat_interleave(4, 2).repeat_interleave(4, 3)
+    lowpass, render_loss = reconstruction_loss(1.0, "lowpass"), reconstruction_loss(1.0, "render")
+    assert lowpass(z, exact)[0] == 0
+    assert lowpass(z, blurred)[0] < 1e-6 < render_loss(z, blurred)[0]
+    loss, stats = lowpass(z, as_image(f.replace(x=f.x + 0.1)))
+    assert loss > 0.01 and stats["recon_l1"] > 0.01
