@@ -199,12 +199,17 @@ def render(factors: Factors, resolution: int = RESOLUTION, *, device=None,
     return torch.cat(out).contiguous()
 
 
-def object_mask(factors: Factors, resolution: int = RESOLUTION) -> torch.Tensor:
-    """Anti-aliased object coverage (N, res, res) in [0, 1]."""
+def edge_distance(factors: Factors, resolution: int = RESOLUTION) -> torch.Tensor:
+    """Signed distance (N, res, res) in pixels from each pixel centre to the object's
+    outline: negative inside, positive outside."""
     coords = (torch.arange(resolution, device=factors.x.device, dtype=torch.float32) + 0.5) / resolution
     py, px = torch.meshgrid(coords, coords, indexing="ij")
-    dist = _signed_distance(factors, px[None], py[None]) * resolution
-    return torch.clamp(0.5 - dist, 0.0, 1.0)
+    return _signed_distance(factors, px[None], py[None]) * resolution
+
+
+def object_mask(factors: Factors, resolution: int = RESOLUTION) -> torch.Tensor:
+    """Anti-aliased object coverage (N, res, res) in [0, 1]."""
+    return torch.clamp(0.5 - edge_distance(factors, resolution), 0.0, 1.0)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
