@@ -38,9 +38,9 @@ from dynode_shapes.world import SAMPLE_RANGES, SHAPES, render, sample_factors  #
 
 HELDOUT_SEED = 4_242_424  # world frames no training run draws
 QUICK = {"n_real": 1000, "n_coverage": 500, "n_frames": 8, "refine_steps": 50, "epochs": 3,
-         "judges": 1}
-FULL = {"n_real": 10000, "n_coverage": 2000, "n_frames": 200, "refine_steps": 200, "epochs": 30,
-        "judges": 3}
+         "patience": 2, "judges": 1}
+FULL = {"n_real": 10000, "n_coverage": 2000, "n_frames": 200, "refine_steps": 200, "epochs": 40,
+        "patience": 5, "judges": 3}
 
 
 @torch.no_grad()
@@ -99,7 +99,7 @@ def judge(x, y, epochs: int, patience: int, device, seed: int, on_epoch=None) ->
             "validation_accuracy": best, "best_epoch": best_epoch, "epochs_run": epoch}
 
 
-def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: int = 3,
+def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: int = 5,
             progressor: Progressor | None = None) -> dict:
     """(a): held-out accuracy of 3-conv CNNs telling renders (label 1) from samples (0).
 
@@ -200,7 +200,8 @@ def main(argv=None) -> dict:
         results["generator_training"] = {k: training.get(k) for k in ("checkpoint", "step", "kimg")}
     bars = Progressor(enabled=not args.quiet)
     runs = {"realism": lambda: realism(generator, sizes["n_real"], sizes["epochs"], args.device,
-                                                seeds=range(sizes["judges"]), progressor=bars),
+                                                seeds=range(sizes["judges"]),
+                                                patience=sizes["patience"], progressor=bars),
             "coverage": lambda: coverage(generator, sizes["n_coverage"], args.device),
             "inversion": lambda: inversion(generator, args.encoder, sizes["n_frames"],
                                            sizes["refine_steps"], args.device, progressor=bars)}
