@@ -190,6 +190,9 @@ def main(argv=None) -> dict:
     sizes = {k: preset[k] if getattr(args, k) is None else getattr(args, k) for k in FULL}
     if sizes["refine_steps"] > 200:
         p.error("--refine-steps must be <= 200 (issue 4's budget)")
+    small = [k for k in ("epochs", "patience", "judges", "n_real") if sizes[k] < 1]
+    if small:
+        p.error(f"--{small[0].replace('_', '-')} must be >= 1")
     generator = get_registry().create("generators", args.generator, checkpoint=args.checkpoint,
                                       device=args.device)
     results = {"generator": args.generator, "sizes": sizes, "device": args.device}
@@ -200,8 +203,8 @@ def main(argv=None) -> dict:
         results["generator_training"] = {k: training.get(k) for k in ("checkpoint", "step", "kimg")}
     bars = Progressor(enabled=not args.quiet)
     runs = {"realism": lambda: realism(generator, sizes["n_real"], sizes["epochs"], args.device,
-                                                seeds=range(sizes["judges"]),
-                                                patience=sizes["patience"], progressor=bars),
+                                       seeds=range(sizes["judges"]), patience=sizes["patience"],
+                                       progressor=bars),
             "coverage": lambda: coverage(generator, sizes["n_coverage"], args.device),
             "inversion": lambda: inversion(generator, args.encoder, sizes["n_frames"],
                                            sizes["refine_steps"], args.device, progressor=bars)}
