@@ -123,6 +123,10 @@ def widths(text: str, size: int) -> dict[int, int]:
     return dict(zip(res, values))
 
 
+def d_widths(cfg: dict) -> dict[int, int]:
+    return widths(cfg.get("d_channels") or cfg["channels"], cfg["size"])
+
+
 def build(cfg: dict, device):
     g = StyleGAN2Generator(cfg["size"], cfg["style_dim"], cfg["n_mlp"],
                            channels=widths(cfg["channels"], cfg["size"])).to(device)
@@ -179,10 +183,6 @@ def set_rng_states(states: dict, data_gen) -> None:
     data_gen.set_state(states["data"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def d_widths(cfg: dict) -> dict[int, int]:
-    return widths(cfg.get("d_channels") or cfg["channels"], cfg["size"])
 
 
 def checkpoints(out: Path) -> list[Path]:
