@@ -47,3 +47,11 @@ def test_realism_reports_every_judge_and_their_mean(world_models):
     assert result["heldout_accuracy"] == pytest.approx(sum(scores) / 2)
     assert result["min"] <= result["heldout_accuracy"] <= result["max"]
     assert result["pass"] == (result["heldout_accuracy"] <= 0.75)
+    assert set(result["edge_sharpness"]) == {"renders", "samples"}
+
+
+def test_edge_sharpness_falls_when_edges_soften(world_models):
+    crisp = world_models.renders(200, 1)[1]
+    soft = torch.nn.functional.avg_pool2d(crisp, 3, 1, 1, count_include_pad=False)
+    assert world_models.edge_sharpness(crisp) > 0.6
+    assert world_models.edge_sharpness(soft) < 0.5 * world_models.edge_sharpness(crisp)
