@@ -117,11 +117,13 @@ def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: i
     accuracy has not improved for ``patience`` epochs (at most ``epochs``); the target is
     on the mean over the seeds, and the spread is reported beside it.
     """
+    if not seeds:
+        raise ValueError("realism needs at least one judge seed")
     judges = []
     for seed in seeds:
         real = renders(n, seed + 11)[1]
         fake = generator_samples(generator, n, seed + 12)
-        if not judges:  # a cheap, continuous second opinion beside the judges
+        if not judges:  # the first seed's data: a continuous second opinion beside the judges
             sharpness = {"renders": edge_sharpness(real[:1000]), "samples": edge_sharpness(fake[:1000])}
         x, y = torch.cat([real, fake]), torch.cat([torch.ones(n), torch.zeros(n)])
         tick = (progressor or Progressor(enabled=False)).task(f"realism judge {seed}", epochs)

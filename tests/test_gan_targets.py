@@ -6,10 +6,9 @@ import math
 
 import pytest
 import torch
-
-from dynode_shapes.gan_targets import reconstruction_loss, target_factors
 from torch.nn.functional import avg_pool2d
 
+from dynode_shapes.gan_targets import reconstruction_loss, target_factors
 from dynode_shapes.world import SAMPLE_RANGES, SHAPES, edge_distance, latent_factors, render
 
 
