@@ -1,0 +1,46 @@
+"""``benchmarks/judge_sensitivity.py``: the realism judge measured on renders changed by a
+known amount (the scale on which the bundled generator's samples are placed)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def sensitivity():
+    return load_script("judge_sensitivity", folder="benchmarks")
+
+
+def test_judge_finds_a_large_stain_and_not_8_bit_rounding(sensitivity):
+    stained = sensitivity.sensitivity("blotches", 0.05, 1000, epochs=12, patience=4)
+    rounded = sensitivity.sensitivity("uint8", None, 1000, epochs=12, patience=4)
+    assert stained["heldout_accuracy"] > 0.9, stained
+    assert rounded["heldout_accuracy"] < 0.7, rounded
+    assert stained["corner_std"] > 5 * rounded["corner_std"]
+
+
+@pytest.mark.parametrize("name", ["noise", "blotches", "colour", "blur", "supersample", "uint8",
+                                  "projection"])
+def test_every_perturbation_keeps_the_scene(sensitivity, name):
+    factors, images = sensitivity.renders(4, 3)
+    level = 5 if name == "projection" else sensitivity.PERTURBATIONS[name][1][-1]
+    changed = sensitivity.PERTURBATIONS[name][0](images, factors, level,
+                                                 torch.Generator().manual_seed(0), lambda *a, **k: None)
+    assert changed.shape == images.shape
+    assert 0 < (changed - images).abs().mean() / 2 < 0.02  # changed, but the same scene
+
+
+def test_blur_softens_edges_on_the_sharpness_scale(sensitivity):
+    factors, images = sensitivity.renders(64, 3)
+    soft = sensitivity.blur(images, factors, 1.0, None, None)
+    assert sensitivity.statistics(soft)["edge_sharpness"] < 0.3 * sensitivity.statistics(images)["edge_sharpness"]
+
+
+def test_cli_refuses_sizes_below_one(sensitivity, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sensitivity.main(["--epochs", "0"])
+    assert exc.value.code == 2
+    assert "--epochs must be >= 1" in capsys.readouterr().err
