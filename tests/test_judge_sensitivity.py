@@ -3,6 +3,8 @@ known amount (the scale on which the bundled generator's samples are placed)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -44,3 +46,13 @@ def test_cli_refuses_sizes_below_one(sensitivity, capsys):
         sensitivity.main(["--epochs", "0"])
     assert exc.value.code == 2
     assert "--epochs must be >= 1" in capsys.readouterr().err
+
+
+def test_cli_judges_the_levels_asked_for_and_writes_json(sensitivity, tmp_path):
+    out = tmp_path / "js.json"
+    sensitivity.main(["--only", "colour", "uint8", "--levels", "0.05", "--n-real", "100",
+                      "--epochs", "1", "--patience", "1", "--quiet", "--json", str(out)])
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["perturbation"], r["level"]) for r in rows] == [("colour", 0.05), ("uint8", None)]
+    assert all(0 <= r["heldout_accuracy"] <= 1 and r["epochs_run"] == 1 for r in rows)
+    assert [p.name for p in tmp_path.iterdir()] == ["js.json"]  # no temporary file left
