@@ -43,6 +43,17 @@ def _fresh_plugins(monkeypatch):
     reset_plugin_manager()
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """Scripts' ``main`` sets torch's thread count; later tests compare in-process results
+    with subprocess runs bit for bit, which needs the default count back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def run_dynode(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
     """Run the dynode CLI in a subprocess (as a user would)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DYNODE_")}
