@@ -158,12 +158,15 @@ def main(argv=None) -> dict:
     p.add_argument("--generator", action="store_true",
                    help="also report the bundled generator's samples' statistics")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--json", type=Path, default=None,
+                   help="also write the results here (rewritten after every judge)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     small = [k for k in ("n_real", "epochs", "patience") if getattr(args, k) < 1]
     if small:
         p.error(f"--{small[0].replace('_', '-')} must be >= 1")
+    if args.levels is not None and min(args.levels) <= 0:
+        p.error("--levels must be > 0")
     torch.set_num_threads(args.threads)
     results = {"sizes": {"n_real": args.n_real, "epochs": args.epochs, "patience": args.patience},
                "renders": statistics(renders(min(args.n_real, 2000), 11)[1]), "rows": []}
@@ -183,11 +186,15 @@ def main(argv=None) -> dict:
                 row["wall_s"] = round(time.perf_counter() - t0, 1)
                 results["rows"].append(row)
                 print(json.dumps(row), flush=True)
-    if args.json:
-        tmp = args.json.with_suffix(args.json.suffix + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        tmp.replace(args.json)
+                if args.json:  # after every judge: a long run that stops keeps what it found
+                    write_json(args.json, results)
     return results
+
+
+def write_json(path: Path, results: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -41,11 +41,13 @@ def test_blur_softens_edges_on_the_sharpness_scale(sensitivity):
     assert sensitivity.statistics(soft)["edge_sharpness"] < 0.3 * sensitivity.statistics(images)["edge_sharpness"]
 
 
-def test_cli_refuses_sizes_below_one(sensitivity, capsys):
+@pytest.mark.parametrize("args, message", [(["--epochs", "0"], "--epochs must be >= 1"),
+                                           (["--levels", "0"], "--levels must be > 0")])
+def test_cli_refuses_sizes_below_one_and_levels_not_above_zero(sensitivity, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
-        sensitivity.main(["--epochs", "0"])
+        sensitivity.main(args)
     assert exc.value.code == 2
-    assert "--epochs must be >= 1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_cli_judges_the_levels_asked_for_and_writes_json(sensitivity, tmp_path):
