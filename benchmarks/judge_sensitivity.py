@@ -39,6 +39,7 @@ sys.path[:0] = [p for p in (str(Path(__file__).resolve().parent),) if p not in s
 
 from world_models import FULL, edge_sharpness, generator_samples, judge, renders  # noqa: E402
 
+from dynode_core.io import atomic_write_text  # noqa: E402
 from dynode_core.progress import Progressor  # noqa: E402
 from dynode_shapes.world import RESOLUTION, render  # noqa: E402
 
@@ -187,14 +188,8 @@ def main(argv=None) -> dict:
                 results["rows"].append(row)
                 print(json.dumps(row), flush=True)
                 if args.json:  # after every judge: a long run that stops keeps what it found
-                    write_json(args.json, results)
+                    atomic_write_text(args.json, json.dumps(results, indent=2) + "\n")
     return results
-
-
-def write_json(path: Path, results: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

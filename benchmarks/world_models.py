@@ -29,6 +29,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
 
+from dynode_core.io import atomic_write_text  # noqa: E402
 from dynode_core.metrics import psnr_ssim  # noqa: E402
 from dynode_core.plugins import get_registry  # noqa: E402
 from dynode_core.progress import Progressor  # noqa: E402
@@ -229,7 +230,7 @@ def main(argv=None) -> dict:
             results[name] = {**runs[name](), "wall_s": round(time.perf_counter() - t0, 1)}
             print(f"{name}: {json.dumps(results[name], default=float)}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        atomic_write_text(args.json, json.dumps(results, indent=2, default=float) + "\n")
     return results
 
 

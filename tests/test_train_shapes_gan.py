@@ -20,20 +20,16 @@ def train():
 
 
 def test_tiny_run_and_bit_exact_resume(train, tmp_path):
-    threads = torch.get_num_threads()
-    try:
-        train.main(["--out", str(tmp_path / "a"), "--steps", "4", *TINY])
-        train.main(["--out", str(tmp_path / "b"), "--steps", "2", *TINY])
-        with pytest.raises(SystemExit, match="--resume"):
-            train.main(["--out", str(tmp_path / "b"), "--steps", "4", *TINY])
-        train.main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *TINY])
-        train.main(["--out", str(tmp_path / "c"), "--steps", "2", *TINY])
-        train.main(["--out", str(tmp_path / "c"), "--steps", "4", "--resume", "--lr", "0.001",
-                    "--recon", "5", "--recon-target", "bounds", "--recon-hold", "x,hue",
-                    "--channels", "8,8,8,8,8",
-                    *TINY[2:]])  # the architecture stays
-    finally:
-        torch.set_num_threads(threads)
+    train.main(["--out", str(tmp_path / "a"), "--steps", "4", *TINY])
+    train.main(["--out", str(tmp_path / "b"), "--steps", "2", *TINY])
+    with pytest.raises(SystemExit, match="--resume"):
+        train.main(["--out", str(tmp_path / "b"), "--steps", "4", *TINY])
+    train.main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *TINY])
+    train.main(["--out", str(tmp_path / "c"), "--steps", "2", *TINY])
+    train.main(["--out", str(tmp_path / "c"), "--steps", "4", "--resume", "--lr", "0.001",
+                "--recon", "5", "--recon-target", "bounds", "--recon-hold", "x,hue",
+                "--channels", "8,8,8,8,8",
+                *TINY[2:]])  # the architecture stays
     a_ckpts = sorted((tmp_path / "a" / "checkpoints").glob("*.pt"))
     assert [p.name for p in a_ckpts] == ["step-0000004.pt"]  # --keep 1
     a = torch.load(a_ckpts[-1], weights_only=True)
@@ -60,12 +56,8 @@ def test_tiny_run_and_bit_exact_resume(train, tmp_path):
 
 
 def test_supervised_warm_up_leaves_the_discriminator_alone(train, tmp_path):
-    threads = torch.get_num_threads()
-    try:
-        train.main(["--out", str(tmp_path), "--steps", "2", "--adversarial", "0", "--recon", "1",
-                    "--mapping-lr", "10", *TINY])
-    finally:
-        torch.set_num_threads(threads)
+    train.main(["--out", str(tmp_path), "--steps", "2", "--adversarial", "0", "--recon", "1",
+                "--mapping-lr", "10", *TINY])
     state = torch.load(tmp_path / "checkpoints" / "step-0000002.pt", weights_only=True)
     torch.manual_seed(state["config"]["seed"])
     g0, d0 = train.build(state["config"], "cpu")[:2]
@@ -84,13 +76,9 @@ def test_unknown_held_factor_is_a_usage_error(train, tmp_path, capsys):
 
 
 def test_resume_with_other_discriminator_widths_starts_a_new_one(train, tmp_path):
-    threads = torch.get_num_threads()
-    try:
-        train.main(["--out", str(tmp_path), "--steps", "2", *TINY])
-        train.main(["--out", str(tmp_path), "--steps", "3", "--resume", *TINY,
-                    "--d-channels", "8,8,8,16,32", "--ckpt-every", "1", "--keep", "3"])
-    finally:
-        torch.set_num_threads(threads)
+    train.main(["--out", str(tmp_path), "--steps", "2", *TINY])
+    train.main(["--out", str(tmp_path), "--steps", "3", "--resume", *TINY,
+                "--d-channels", "8,8,8,16,32", "--ckpt-every", "1", "--keep", "3"])
     before = torch.load(tmp_path / "checkpoints" / "step-0000002.pt", weights_only=True)
     after = torch.load(tmp_path / "checkpoints" / "step-0000003.pt", weights_only=True)
     assert after["config"]["d_channels"] == "8,8,8,16,32"

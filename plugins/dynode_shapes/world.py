@@ -183,12 +183,10 @@ def render(factors: Factors, resolution: int = RESOLUTION, *, device=None,
     device = torch.device(device) if device is not None else factors.x.device
     factors = factors.to(device)
     coords = (torch.arange(resolution, device=device, dtype=torch.float32) + 0.5) / resolution
-    py, px = torch.meshgrid(coords, coords, indexing="ij")
     out = []
     for start in range(0, len(factors), batch_size):
         f = factors[start:start + batch_size]
-        dist = _signed_distance(f, px[None], py[None]) * resolution
-        coverage = torch.clamp(0.5 - dist, 0.0, 1.0)[..., None]
+        coverage = object_mask(f, resolution)[..., None]
         obj = hsv_to_rgb(f.hue, *OBJECT_SV)[:, None, None, :]
         bg_h = f.bg_hue[:, None] + BG_GRADIENT * (coords[None] - 0.5)
         bg = hsv_to_rgb(bg_h, *BACKGROUND_SV)[:, :, None, :]  # (N, H, 1, 3): rows only
