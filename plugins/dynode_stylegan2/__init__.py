@@ -1,34 +1,47 @@
-"""Bundled plugin: the StyleGAN2 generator (rosinality checkpoints, pure PyTorch).
+"""Bundled plugin: the StyleGAN2 generator (rosinality checkpoints, NVIDIA network pickles,
+dynode safetensors; pure PyTorch) and the ``dynode convert`` command.
 
 Importing this module loads no torch code; the factory imports the model lazily.
 
 Python API::
 
     from dynode_stylegan2.loader import load_generator, save_generator
-    G = load_generator("550000.pt", device="cpu")
+    G = load_generator("550000.pt", device="cpu")      # or "ffhq.pkl", network="G"
     images = G.synthesize(G.mapping(z, truncation=0.7))        # (N, 3, H, W) in [-1, 1]
+
+    from dynode_stylegan2.netpickle import load_network
+    D = load_network("network-snapshot.pkl", "D")      # plain data: D.state_dict(), D.init_kwargs
 
 Training code builds the networks directly:
 ``dynode_stylegan2.model.StyleGAN2Generator`` and
 ``dynode_stylegan2.discriminator.Discriminator`` (both take ``channels={res: width}``).
 """
 
-from dynode_core import hookimpl
-from dynode_core.errors import InputError
+from dynode_core import InputError, hookimpl
 
 
-def load_stylegan2(checkpoint=None, device="cpu"):
-    """Generator factory: a StyleGAN2 loaded from ``checkpoint`` (required)."""
+def load_stylegan2(checkpoint=None, device="cpu", network="G_ema"):
+    """Generator factory: a StyleGAN2 loaded from ``checkpoint`` (required); ``network``
+    picks ``G_ema`` (default) or ``G`` of an NVIDIA network pickle."""
     if checkpoint is None:
         raise InputError("--checkpoint is required for generator 'stylegan2' (a rosinality "
-                         ".pt checkpoint or a dynode .safetensors export)")
+                         ".pt checkpoint, an NVIDIA network .pkl or a dynode .safetensors export)")
     from .loader import load_generator
 
-    return load_generator(checkpoint, device=device)
+    return load_generator(checkpoint, device=device, network=network)
 
 
 @hookimpl
 def register_generators(register):
+    """The ``stylegan2`` generator (needs ``--checkpoint``)."""
     register("stylegan2", load_stylegan2,
-             description="StyleGAN2 from a rosinality .pt or dynode .safetensors checkpoint",
-             needs_checkpoint=True)
+             description="StyleGAN2 from a rosinality .pt, NVIDIA .pkl or dynode .safetensors "
+                         "checkpoint", needs_checkpoint=True)
+
+
+@hookimpl
+def register_commands(cli):
+    """``dynode convert``."""
+    from .commands import convert
+
+    cli.add_command(convert)

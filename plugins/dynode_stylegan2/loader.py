@@ -6,9 +6,11 @@ Accepted inputs (the architecture is always read from the tensors):
 - rosinality ``train.py`` checkpoints: ``{'g', 'd', 'g_ema', 'args': Namespace, ...}``;
 - a bare ``g_ema`` state dict;
 - e4e / pSp checkpoints that carry their generator as ``state_dict['decoder.*']``;
+- NVIDIA stylegan2-ada-pytorch network pickles (``.pkl``; ``G_ema`` unless ``network='G'``),
+  read by :mod:`.netpickle` without running anything from the file, mapped by :mod:`.nvidia`;
 - this module's own ``.safetensors`` files (``format`` = ``dynode.stylegan2/1``).
 
-Pickles are read with ``torch.load(weights_only=True)``, with only
+torch.save files are read with ``torch.load(weights_only=True)``, with only
 ``argparse.Namespace`` allow-listed: no other object is ever constructed.
 When a file holds no mean latent, one is estimated from many mapped z (seeded).
 """
@@ -25,14 +27,16 @@ from pathlib import Path
 
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.io import atomic_path
-from dynode_core.weights import check_format, config_of, read_safetensors
+from dynode_core import (InputError, check_format, check_new_output, config_of, read_safetensors,
+                         write_safetensors)
 
 from .model import StyleGAN2Generator
+from .netpickle import is_network_pickle, load_network
+from .nvidia import nvidia_generator_state
 
 FORMAT = "dynode.stylegan2/1"
 MEAN_LATENT_SAMPLES = 4096
+NETWORKS = {"G_ema": "g_ema", "G": "g"}  # NVIDIA pickle name -> rosinality train.py key
 _REQUIRED = ("input.input", "conv1.conv.weight", "style.1.weight")
 
 
@@ -67,8 +71,11 @@ def infer_config(state: dict[str, torch.Tensor]) -> dict:
             [dim(f"{a}.conv.weight", 1), dim(f"{a}.activate.bias", 0), dim(f"{b}.conv.weight", 1),
              dim(f"{b}.conv.weight", 2), dim(f"{b}.activate.bias", 0),
              dim(f"to_rgbs.{k}.conv.weight", 2)], f"width at {2 ** (k + 3)} px")
+    embed = state.get("embed.weight")  # class-conditional mapping (dynode exports)
     return {"size": 2 ** (blocks + 2), "style_dim": style_dim, "n_mlp": n_mlp,
-            "channels": {str(r): c for r, c in channels.items()}, "lr_mlp": 0.01}
+            "channels": {str(r): c for r, c in channels.items()}, "lr_mlp": 0.01,
+            "c_dim": 0 if embed is None else embed.shape[1],
+            "embed_dim": 0 if embed is None else embed.shape[0]}
 
 
 def check_state(state: dict[str, torch.Tensor], model: torch.nn.Module, source) -> None:
@@ -85,6 +92,9 @@ def check_state(state: dict[str, torch.Tensor], model: torch.nn.Module, source) 
         raise InputError(f"{source} is not a consistent StyleGAN2 generator: {'; '.join(problems)}")
 
 
+_MODULE_GLOBALS = ("torch_utils.", "training.", "torch.nn.modules.", "model.", "models.")
+
+
 def _torch_load(path: Path):
     try:
         with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
@@ -94,7 +104,12 @@ def _torch_load(path: Path):
         text = str(exc)
         found = re.search(r"GLOBAL ([\w.]+)", text)
         if isinstance(exc, pickle.UnpicklingError) and found:
-            raise InputError(f"refused to load {path}: it would unpickle {found.group(1)}, which is "
+            name = found.group(1)
+            if name.startswith(_MODULE_GLOBALS) or name.rpartition(".")[2][:1].isupper():
+                raise InputError(f"refused to load {path}: it holds a whole pickled Python object "
+                                 f"({name}; STIT and PTI save tuned generators so), not weights, "
+                                 "and dynode never runs code from a file") from None
+            raise InputError(f"refused to load {path}: it would unpickle {name}, which is "
                              "not allowed (only tensors, containers and argparse.Namespace)") from None
         text = text.split("WeightsUnpickler error:")[-1]
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -110,12 +125,15 @@ def _describe(obj) -> str:
     return f"a {type(obj).__name__}"
 
 
-def _unpack(obj, path: Path):
+def _unpack(obj, path: Path, network: str = "G_ema"):
     """(generator state dict, latent_avg or None) from any accepted checkpoint layout."""
     if not isinstance(obj, dict):
         raise InputError(f"{path} does not hold a StyleGAN2 generator: it holds {_describe(obj)}")
-    if isinstance(obj.get("g_ema"), dict):
-        return obj["g_ema"], obj.get("latent_avg")
+    key = NETWORKS[network]
+    if isinstance(obj.get(key), dict):
+        return obj[key], obj.get("latent_avg") if key == "g_ema" else None
+    if network != "G_ema":
+        raise InputError(f"{path} holds no {network} generator (no '{key}' entry)")
     inner = obj.get("state_dict")
     if isinstance(inner, dict):
         decoder = {k[8:]: v for k, v in inner.items() if k.startswith("decoder.")}
@@ -135,30 +153,42 @@ def _read_safetensors(path: Path):
     return state, config_of(meta)
 
 
-def load_generator(path, device="cpu", *, seed: int = 0) -> StyleGAN2Generator:
-    """Load a frozen generator (eval mode, no parameter gradients) from ``path`` onto ``device``."""
+def read_checkpoint(path, network: str = "G_ema"):
+    """(state dict in dynode's layout, config or None, latent_avg or None) of any accepted file."""
     path = Path(path)
+    if network not in NETWORKS:
+        raise InputError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist")
-    config = None
     if path.suffix == ".safetensors":
         state, config = _read_safetensors(path)
-        latent_avg = state.pop("latent_avg", None)
-    else:
-        state, latent_avg = _unpack(_torch_load(path), path)
-        state = dict(state)
-        stored_avg = state.pop("latent_avg", None)  # dynode's own training checkpoints
-        latent_avg = stored_avg if latent_avg is None else latent_avg
+        return state, config, state.pop("latent_avg", None)
+    if is_network_pickle(path):
+        return nvidia_generator_state(load_network(path, network), path)
+    state, latent_avg = _unpack(_torch_load(path), path, network)
+    state = dict(state)
+    stored_avg = state.pop("latent_avg", None)  # dynode's own training checkpoints
+    return state, None, stored_avg if latent_avg is None else latent_avg
+
+
+def load_generator(path, device="cpu", *, seed: int = 0, network: str = "G_ema"
+                   ) -> StyleGAN2Generator:
+    """Load a frozen generator (eval mode, no parameter gradients) from ``path`` onto ``device``.
+
+    ``network`` picks ``G_ema`` (default) or the non-averaged ``G`` of an NVIDIA network
+    pickle (``g_ema`` / ``g`` of a rosinality training checkpoint).
+    """
+    path = Path(path)
+    state, config, latent_avg = read_checkpoint(path, network)
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(f"{path}: the generator state dict holds non-tensor values")
     if not any(k in state for k in _REQUIRED):
         raise InputError(f"{path} does not hold a StyleGAN2 generator: none of "
                          f"{', '.join(_REQUIRED)} among its {len(state)} tensors")
-    config = config or infer_config(state)
-    model = StyleGAN2Generator(config["size"], config["style_dim"], config["n_mlp"],
-                               channels=config["channels"], lr_mlp=config.get("lr_mlp", 0.01))
+    model = StyleGAN2Generator(**(config or infer_config(state)))
     check_state(state, model, path)
     model.load_state_dict({**state, "latent_avg": model.latent_avg}, strict=True)
+    del state
     model.mean_latent_source = "checkpoint"
     if latent_avg is None:
         model.estimate_mean_latent(MEAN_LATENT_SAMPLES, seed=seed)
@@ -172,18 +202,34 @@ def load_generator(path, device="cpu", *, seed: int = 0) -> StyleGAN2Generator:
     return model.requires_grad_(False).eval().to(device)
 
 
-def save_generator(model: StyleGAN2Generator, path) -> Path:
-    """Write ``path`` (.safetensors, format + config in its header) and a JSON sidecar."""
-    from safetensors.torch import save_file
-
+def save_generator(model: StyleGAN2Generator, path, *, source: dict | None = None) -> Path:
+    """Write ``path`` (.safetensors, format + config in its header) and a JSON sidecar
+    (format, config, and ``source``: where the weights came from, when given)."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise InputError(f"save path {path} must end with .safetensors")
-    state = {k: v.detach().to("cpu", torch.float32).contiguous()
-             for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(model.config)}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
-    with atomic_path(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps({"format": FORMAT, "config": model.config}, indent=2) + "\n")
-    return path
+    state = {k: v.detach().to("cpu", torch.float32) for k, v in model.state_dict().items()}
+    sidecar = {} if source is None else {"source": source}
+    return write_safetensors(path, state, fmt=FORMAT, config=model.config, sidecar=sidecar)
+
+
+def convert_checkpoint(source, out, *, network: str = "G_ema", overwrite: bool = False) -> Path:
+    """Load any accepted file (``.pkl``, rosinality ``.pt``, e4e/pSp) once and write it as
+    dynode's ``.safetensors`` + JSON, so later loads never read a pickle."""
+    import hashlib
+
+    source, out = Path(source), Path(out)
+    if out.suffix != ".safetensors":
+        raise InputError(f"--out {out} must end with .safetensors")
+    if out.resolve() in (source.resolve(), source.with_suffix(".json").resolve()):
+        raise InputError("--out would overwrite the file being converted")
+    for path in (out, out.with_suffix(".json")):
+        check_new_output(path, overwrite=overwrite)
+    model = load_generator(source, network=network)
+    digest = hashlib.sha256()
+    with open(source, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return save_generator(model, out, source={
+        "file": source.name, "sha256": digest.hexdigest(), "network": network,
+        "mean_latent": model.mean_latent_source})

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynode_core.interfaces import Generator
+from dynode_core import Generator, InputError
 
 from .fir import Blur, Upsample
 
@@ -134,11 +134,14 @@ class BiasLeakyReLU(nn.Module):
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_ch, out_ch, style_dim, *, upsample=False):
+    """Modulated 3x3 conv, noise, bias, leaky ReLU; outputs clamped to +-``clamp`` if set."""
+
+    def __init__(self, in_ch, out_ch, style_dim, *, upsample=False, clamp=None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample)
         self.noise = NoiseInjection()
         self.activate = BiasLeakyReLU(out_ch)
+        self.clamp = clamp
 
     def forward(self, x, style, noise=None):
         # lrelu(v) * sqrt(2) == lrelu(v * sqrt(2)): the gain goes into the conv's epilogue.
@@ -148,19 +151,25 @@ class StyledConv(nn.Module):
         if noise is not None:
             shift = shift + (self.noise.weight * SQRT2 * noise).permute(0, 2, 3, 1)
         x = self.conv(x, style, shift=shift.permute(0, 3, 1, 2), gain=SQRT2)
-        return F.leaky_relu(x, 0.2, inplace=True)
+        x = F.leaky_relu(x, 0.2, inplace=True)
+        return x if self.clamp is None else x.clamp(-self.clamp, self.clamp)
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_ch, style_dim, *, upsample=True):
+    """1x1 modulated conv to RGB (clamped to +-``clamp`` if set), plus the upsampled skip."""
+
+    def __init__(self, in_ch, style_dim, *, upsample=True, clamp=None):
         super().__init__()
         if upsample:
             self.upsample = Upsample(BLUR_TAPS)
         self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.clamp = clamp
 
     def forward(self, x, style, skip=None):
         out = self.conv(x, style, shift=self.bias)
+        if self.clamp is not None:
+            out = out.clamp(-self.clamp, self.clamp)
         return out if skip is None else out + self.upsample(skip)
 
 
@@ -176,28 +185,39 @@ class StyleGAN2Generator(Generator):
     ``channels`` maps each resolution 4..size to its width (default: rosinality's
     table with ``channel_multiplier``). ``latent_avg`` is a buffer used by
     truncation and :meth:`mean_latent`. ``forward`` is :meth:`synthesize`.
+    ``conv_clamp`` clamps every conv output to +-that value (NVIDIA's ``conv_clamp``);
+    ``c_dim > 0`` makes the mapping class-conditional (a label embedded to ``embed_dim``
+    and concatenated to z, as NVIDIA's conditional networks do).
     """
 
     def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, *,
-                 channels: dict | None = None, channel_multiplier: int = 2, lr_mlp: float = 0.01):
+                 channels: dict | None = None, channel_multiplier: int = 2, lr_mlp: float = 0.01,
+                 conv_clamp: float | None = None, c_dim: int = 0, embed_dim: int = 0):
         super().__init__()
         res = resolutions(size)
         ch = {int(k): int(v) for k, v in (channels or channel_table(size, channel_multiplier)).items()}
         if sorted(ch) != res:
             raise ValueError(f"channels must give a width for each of {res}, got {sorted(ch)}")
+        embed_dim = (embed_dim or style_dim) if c_dim else 0
         self.resolution, self.latent_dim, self.num_ws = size, style_dim, 2 * len(res)
+        self.c_dim = c_dim
         self.config = {"size": size, "style_dim": style_dim, "n_mlp": n_mlp,
-                       "channels": {str(k): v for k, v in ch.items()}, "lr_mlp": lr_mlp}
+                       "channels": {str(k): v for k, v in ch.items()}, "lr_mlp": lr_mlp,
+                       "conv_clamp": conv_clamp, "c_dim": c_dim, "embed_dim": embed_dim}
+        if c_dim:
+            self.embed = EqualLinear(c_dim, embed_dim)
         self.style = nn.Sequential(PixelNorm(), *[
-            EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activate=True) for _ in range(n_mlp)])
+            EqualLinear(style_dim + (embed_dim if i == 0 else 0), style_dim, lr_mul=lr_mlp,
+                        activate=True) for i in range(n_mlp)])
+        clamp = {"clamp": conv_clamp}
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], style_dim)
-        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False)
+        self.conv1 = StyledConv(ch[4], ch[4], style_dim, **clamp)
+        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False, **clamp)
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
         for prev, r in zip(res, res[1:]):
-            self.convs.append(StyledConv(ch[prev], ch[r], style_dim, upsample=True))
-            self.convs.append(StyledConv(ch[r], ch[r], style_dim))
-            self.to_rgbs.append(ToRGB(ch[r], style_dim))
+            self.convs.append(StyledConv(ch[prev], ch[r], style_dim, upsample=True, **clamp))
+            self.convs.append(StyledConv(ch[r], ch[r], style_dim, **clamp))
+            self.to_rgbs.append(ToRGB(ch[r], style_dim, **clamp))
         self.noises = nn.Module()
         for i in range(2 * len(res) - 1):
             r = 2 ** ((i + 5) // 2)
@@ -216,15 +236,41 @@ class StyleGAN2Generator(Generator):
     def mean_latent(self) -> torch.Tensor:
         return self.latent_avg.detach().clone()
 
-    def mapping(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        w = self.style(z)
+    def mapping(self, z: torch.Tensor, truncation: float = 1.0, *, label=None) -> torch.Tensor:
+        """z (N, D) -> w (N, D), truncated towards ``latent_avg``. Class-conditional
+        generators (``c_dim > 0``) need ``label``: an int, N class indices or (N, c_dim)
+        one-hot / soft vectors."""
+        if not self.c_dim:
+            if label is not None:
+                raise InputError("this generator is not class-conditional: it takes no label")
+            w = self.style(z)
+        else:
+            y = self.style[0](self.embed(self._one_hot(label, z)))
+            w = self.style[1:](torch.cat([self.style[0](z), y], dim=1))
         return w if truncation == 1.0 else torch.lerp(self.latent_avg.to(w), w, truncation)
+
+    def _one_hot(self, label, z: torch.Tensor) -> torch.Tensor:
+        if label is None:
+            raise InputError(f"this generator is class-conditional: give a label "
+                             f"(a class index 0..{self.c_dim - 1})")
+        label = torch.as_tensor(label, device=z.device)
+        if label.dim() == 2 and label.shape[1] == self.c_dim:
+            return label.to(z.dtype).expand(z.shape[0], -1)
+        if label.dim() > 1 or label.dtype.is_floating_point or \
+                not ((label >= 0) & (label < self.c_dim)).all():
+            raise InputError(f"label must be class indices 0..{self.c_dim - 1} or "
+                             f"(N, {self.c_dim}) vectors")
+        return F.one_hot(label.expand(z.shape[0]), self.c_dim).to(z.dtype)
 
     @torch.no_grad()
     def estimate_mean_latent(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
-        """Set ``latent_avg`` to the mean of ``n`` mapped z (seeded); returns it."""
-        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
-        w = torch.cat([self.style(c.to(self.latent_avg)) for c in z.split(1024)])
+        """Set ``latent_avg`` to the mean of ``n`` mapped z (seeded; random classes for
+        class-conditional generators); returns it."""
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.latent_dim, generator=gen)
+        labels = torch.randint(max(self.c_dim, 1), (n,), generator=gen)
+        w = torch.cat([self.mapping(c.to(self.latent_avg), label=lab if self.c_dim else None)
+                       for c, lab in zip(z.split(1024), labels.split(1024))])
         self.latent_avg.copy_(w.mean(0))
         return self.mean_latent()
 

@@ -1,0 +1,206 @@
+"""Read NVIDIA stylegan2-ada-pytorch network pickles as plain data, running nothing from them.
+
+A network pickle (``network-snapshot-*.pkl``, ``ffhq.pkl``) is a pickled dict
+``{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'}`` whose networks are calls of
+``torch_utils.persistence._reconstruct_persistent_obj(meta)``; ``meta['module_src']`` is
+Python source that NVIDIA's own loader executes. Here a :class:`pickle.Unpickler` whose
+``find_class`` knows only the globals such files need (tensor and storage rebuilding, plain
+containers, NumPy scalars) turns every persistent object into a :class:`PickledModule`:
+the class name and the module's ``state`` (parameters, buffers, submodules, attributes).
+``module_src`` is dropped unread and no other global is ever imported. The file is read as a
+stream, so the peak memory is about the file's bytes plus its tensors.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dynode_core import InputError
+
+TF_NETWORK = ("dnnlib.tflib.network", "Network")
+TF_MESSAGE = ("is a TensorFlow-era StyleGAN/StyleGAN2 pickle (dnnlib.tflib.network.Network): "
+              "convert it with stylegan2-ada-pytorch's legacy.py first")
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
+
+
+class PickledModule:
+    """A network from a pickle, as data: ``class_name`` and the module's ``state`` dict.
+
+    ``state`` is the module's ``__dict__`` as pickled: ``_parameters``, ``_buffers`` and
+    ``_modules`` (submodules, again :class:`PickledModule`), ``_init_kwargs`` and plain
+    attributes (``z_dim``, ``conv_clamp``, ...). Nothing of the original class is run.
+    """
+
+    def __init__(self, class_name: str, state: dict):
+        self.class_name, self.state = class_name, state
+
+    def __repr__(self):
+        return f"PickledModule({self.class_name}, {len(self.state_dict())} tensors)"
+
+    @property
+    def modules(self) -> dict:
+        """Direct submodules by name."""
+        return dict(self.state.get("_modules") or {})
+
+    @property
+    def init_kwargs(self) -> dict:
+        """The keyword arguments the network was built with (``_init_kwargs``)."""
+        return dict(self.state.get("_init_kwargs") or {})
+
+    def attr(self, name: str, default=None):
+        """A plain attribute of the module (``z_dim``, ``conv_clamp``, ``architecture``...)."""
+        return self.state.get(name, default)
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and all submodules, depth first."""
+        yield prefix.rstrip("."), self
+        for name, child in self.modules.items():
+            if isinstance(child, PickledModule):
+                yield from child.named_modules(f"{prefix}{name}.")
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Parameters and persistent buffers of the module tree, under dotted names."""
+        out = {}
+        for name, module in self.named_modules():
+            skip = set(module.state.get("_non_persistent_buffers_set") or ())
+            tensors = {**(module.state.get("_parameters") or {}),
+                       **{k: v for k, v in (module.state.get("_buffers") or {}).items()
+                          if k not in skip}}
+            for key, value in tensors.items():
+                if value is not None:
+                    out[f"{name}.{key}" if name else key] = value
+        return out
+
+
+class _EasyDict(dict):
+    """Stands in for ``dnnlib.util.EasyDict`` (a dict with attribute access)."""
+
+
+def _persistent(meta):
+    if not isinstance(meta, dict) or meta.get("type") != "class" or "state" not in meta:
+        raise pickle.UnpicklingError("a persistent object without a class state")
+    if not isinstance(meta["state"], dict):
+        raise pickle.UnpicklingError(f"persistent {meta.get('class_name')} has no state dict")
+    return PickledModule(str(meta.get("class_name")), meta["state"])
+
+
+def _load_storage(data):
+    if not isinstance(data, bytes):
+        raise pickle.UnpicklingError("a tensor storage that is not bytes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _rebuild_tensor(storage, offset, size, stride, requires_grad, hooks, metadata=None):
+    if hooks:
+        raise pickle.UnpicklingError("a tensor with backward hooks")
+    return torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, {})
+
+
+def _rebuild_parameter(data, requires_grad, hooks):
+    if hooks or not isinstance(data, torch.Tensor):
+        raise pickle.UnpicklingError("a parameter that is not a plain tensor")
+    return data
+
+
+def _numpy_scalar(dtype, data=None):
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or not isinstance(data, bytes):
+        raise pickle.UnpicklingError("a NumPy scalar that is not a number")
+    return np.frombuffer(data, dtype=dtype)[0]
+
+
+ALLOWED = {
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent,
+    ("dnnlib.util", "EasyDict"): _EasyDict,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch.storage", "_load_from_bytes"): _load_storage,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names a global outside :data:`ALLOWED` (it was not imported)."""
+
+    def __init__(self, module: str, name: str):
+        super().__init__(f"{module}.{name}")
+        self.module, self.name = module, name
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only :data:`ALLOWED` globals and no persistent ids."""
+
+    def find_class(self, module, name):
+        """The stand-in for an allowed global; :class:`RefusedGlobal` for any other."""
+        try:
+            return ALLOWED[(module, name)]
+        except (KeyError, TypeError):
+            raise RefusedGlobal(str(module), str(name)) from None
+
+    def persistent_load(self, pid):
+        """Network pickles hold no persistent ids (those are torch.save files)."""
+        raise pickle.UnpicklingError("a persistent id (a torch.save file, not a network pickle)")
+
+
+def is_network_pickle(path) -> bool:
+    """True for a plain pickle stream (not a torch.save zip or legacy file)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(TORCH_LEGACY_MAGIC))
+    return head[:1] == b"\x80" and not head.startswith(TORCH_LEGACY_MAGIC)
+
+
+def _refusal(path: Path, exc: RefusedGlobal) -> InputError:
+    if (exc.module, exc.name) == TF_NETWORK:
+        return InputError(f"{path} {TF_MESSAGE}")
+    return InputError(f"refused to load {path}: it names the global {exc.module}.{exc.name}, "
+                      "which a network pickle does not need (nothing from the file was run)")
+
+
+def read_network_pickle(path) -> dict:
+    """The top-level dict of a network pickle, networks as :class:`PickledModule`.
+
+    Raises :class:`InputError` (one line) for any global outside :data:`ALLOWED`, for
+    TensorFlow-era pickles, for a whole pickled module and for files that are no such dict.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            obj = SafeUnpickler(fh).load()
+    except RefusedGlobal as exc:
+        raise _refusal(path, exc) from None
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure is the user's file
+        detail = str(exc).splitlines()[0][:120] if str(exc) else "truncated or empty file"
+        raise InputError(f"cannot read {path} as a network pickle "
+                         f"({type(exc).__name__}: {detail})") from None
+    if isinstance(obj, PickledModule):
+        raise InputError(f"{path} holds one whole pickled {obj.class_name} module (as STIT and "
+                         "PTI save tuned generators), not a network pickle dict: give the "
+                         "network pickle it came from, or its weights in a layout dynode reads")
+    if not isinstance(obj, dict) or not any(isinstance(v, PickledModule) for v in obj.values()):
+        kind = f"a dict with keys {', '.join(map(str, list(obj)[:6]))}" if isinstance(obj, dict) \
+            else f"a {type(obj).__name__}"
+        raise InputError(f"{path} is not a StyleGAN2 network pickle: it holds {kind}")
+    return obj
+
+
+def load_network(path, network: str = "G_ema") -> PickledModule:
+    """One network (``G_ema``, ``G`` or ``D``) of a network pickle, as plain data."""
+    nets = read_network_pickle(path)
+    found = nets.get(network)
+    if not isinstance(found, PickledModule):
+        have = [k for k, v in nets.items() if isinstance(v, PickledModule)]
+        raise InputError(f"{path} has no network {network!r} (it has {', '.join(map(str, have))})")
+    return found
