@@ -109,8 +109,8 @@ def _torch_load(path: Path):
                 raise InputError(f"refused to load {path}: it holds a whole pickled Python object "
                                  f"({name}; STIT and PTI save tuned generators so), not weights, "
                                  "and dynode never runs code from a file") from None
-            raise InputError(f"refused to load {path}: it would unpickle {name}, which is "
-                             "not allowed (only tensors, containers and argparse.Namespace)") from None
+            raise InputError(f"refused to load {path}: it would unpickle {name}, which is not "
+                             "allowed (only tensors, containers and argparse.Namespace)") from None
         text = text.split("WeightsUnpickler error:")[-1]
         lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         detail = lines[0] if lines else "truncated or empty file"

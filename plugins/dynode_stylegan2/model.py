@@ -21,6 +21,7 @@ from torch import nn
 from dynode_core import Generator, InputError
 
 from .fir import Blur, Upsample
+from .labels import one_hot
 
 SQRT2 = math.sqrt(2.0)
 BLUR_TAPS = (1, 3, 3, 1)
@@ -195,7 +196,8 @@ class StyleGAN2Generator(Generator):
                  conv_clamp: float | None = None, c_dim: int = 0, embed_dim: int = 0):
         super().__init__()
         res = resolutions(size)
-        ch = {int(k): int(v) for k, v in (channels or channel_table(size, channel_multiplier)).items()}
+        ch = channels or channel_table(size, channel_multiplier)
+        ch = {int(k): int(v) for k, v in ch.items()}
         if sorted(ch) != res:
             raise ValueError(f"channels must give a width for each of {res}, got {sorted(ch)}")
         embed_dim = (embed_dim or style_dim) if c_dim else 0
@@ -245,22 +247,9 @@ class StyleGAN2Generator(Generator):
                 raise InputError("this generator is not class-conditional: it takes no label")
             w = self.style(z)
         else:
-            y = self.style[0](self.embed(self._one_hot(label, z)))
+            y = self.style[0](self.embed(one_hot(label, self.c_dim, z)))
             w = self.style[1:](torch.cat([self.style[0](z), y], dim=1))
         return w if truncation == 1.0 else torch.lerp(self.latent_avg.to(w), w, truncation)
-
-    def _one_hot(self, label, z: torch.Tensor) -> torch.Tensor:
-        if label is None:
-            raise InputError(f"this generator is class-conditional: give a label "
-                             f"(a class index 0..{self.c_dim - 1})")
-        label = torch.as_tensor(label, device=z.device)
-        if label.dim() == 2 and label.shape[1] == self.c_dim:
-            return label.to(z.dtype).expand(z.shape[0], -1)
-        if label.dim() > 1 or label.dtype.is_floating_point or \
-                not ((label >= 0) & (label < self.c_dim)).all():
-            raise InputError(f"label must be class indices 0..{self.c_dim - 1} or "
-                             f"(N, {self.c_dim}) vectors")
-        return F.one_hot(label.expand(z.shape[0]), self.c_dim).to(z.dtype)
 
     @torch.no_grad()
     def estimate_mean_latent(self, n: int = 4096, seed: int = 0) -> torch.Tensor:

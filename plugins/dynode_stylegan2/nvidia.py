@@ -5,7 +5,8 @@ class embedding, FIR filter) and from plain attributes of the pickled layers
 (``conv_clamp``, the mapping's learning-rate multiplier, ``architecture``). Key
 correspondence, NVIDIA -> rosinality layout (see ``DESIGN.md``, "Formats users already own"):
 
-- ``mapping.fc{i}`` -> ``style.{i+1}``; ``mapping.embed`` -> ``embed``; ``mapping.w_avg`` -> mean latent;
+- ``mapping.fc{i}`` -> ``style.{i+1}``; ``mapping.embed`` -> ``embed``;
+  ``mapping.w_avg`` -> the mean latent;
 - ``synthesis.b4.const`` -> ``input.input``; ``b4.conv1`` -> ``conv1``; ``b4.torgb`` -> ``to_rgb1``;
 - block ``k`` (resolution ``2**(k+3)``): ``conv0``/``conv1`` -> ``convs.{2k}``/``convs.{2k+1}``,
   ``torgb`` -> ``to_rgbs.{k}``; layer ``affine`` -> ``conv.modulation``, ``noise_strength`` ->
@@ -41,7 +42,7 @@ def _check_generator(G, path) -> dict:
                          f"(no mapping and synthesis networks; it has {', '.join(modules)})")
     blocks = {int(m.group(1)): block for name, block in modules["synthesis"].modules.items()
               if (m := re.fullmatch(r"b(\d+)", name))}
-    if not blocks or min(blocks) != 4 or sorted(blocks) != [2 ** i for i in range(2, len(blocks) + 2)]:
+    if sorted(blocks) != [2 ** i for i in range(2, len(blocks) + 2)] or not blocks:
         raise InputError(f"{path}: synthesis blocks {sorted(blocks)} are not 4, 8, ..., size")
     for res, block in blocks.items():
         arch = block.attr("architecture", "skip")
