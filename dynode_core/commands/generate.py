@@ -33,6 +33,8 @@ def _grid(frames, columns: int):
 @click.option("--truncation", type=float, default=1.0, show_default=True,
               help="Truncation towards the mean latent (1 = none).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the z samples.")
+@click.option("--label", type=click.IntRange(min=0), default=None,
+              help="Class index, for class-conditional generators.")
 @click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const",
               show_default=True, help="Per-layer noise: stored buffers, fresh, or off.")
 @click.option("--columns", type=click.IntRange(min=1), default=None,
@@ -43,9 +45,10 @@ def _grid(frames, columns: int):
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output PNG; a JSON with the settings is written beside it.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
-def generate(generator_name, checkpoint, num, truncation, seed, noise_mode, columns, batch_size,
-             device, out, overwrite):
+def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mode, columns,
+             batch_size, device, out, overwrite):
     """Render NUM random samples as one PNG grid (plus a JSON of the settings)."""
+    import inspect
     import json
     import math
     import platform
@@ -75,11 +78,14 @@ def generate(generator_name, checkpoint, num, truncation, seed, noise_mode, colu
     generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
                                       device=device)
     z = torch.randn(num, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    labelled = {} if label is None else {"label": label}  # passed only when given
+    if labelled and "label" not in inspect.signature(generator.mapping).parameters:
+        raise InputError(f"generator '{generator_name}' is not class-conditional: drop --label")
     batches = []
     with torch.no_grad(), Progress(transient=True) as progress:
         task = progress.add_task(f"generating {num} samples", total=num)
         for chunk in z.split(batch_size):
-            w = generator.mapping(chunk.to(device), truncation=truncation)
+            w = generator.mapping(chunk.to(device), truncation=truncation, **labelled)
             batches.append(to_uint8(generator.synthesize(w, noise_mode=noise_mode)))
             progress.advance(task, len(chunk))
     import numpy as np
@@ -92,6 +98,7 @@ def generate(generator_name, checkpoint, num, truncation, seed, noise_mode, colu
         "format": GRID_FORMAT, "generator": generator_name,
         "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
         "num": num, "truncation": truncation, "seed": seed, "noise_mode": noise_mode,
+        **labelled,
         "columns": columns, "device": device, "resolution": generator.resolution,
         "latent_dim": generator.latent_dim, "num_ws": generator.num_ws,
         "z": "torch.randn(num, latent_dim, generator=torch.Generator().manual_seed(seed))",
