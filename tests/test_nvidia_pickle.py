@@ -77,11 +77,11 @@ def module(class_name, params=None, buffers=None, modules=None, **attrs):
     return Persistent(class_name, state)
 
 
-def dump(obj, path) -> None:
+def dump(obj, path, protocol=4) -> None:
     """Pickle ``obj`` (holding :class:`Persistent` objects) to ``path``."""
     with fake_globals(**{"torch_utils.persistence:_reconstruct_persistent_obj": _reconstruct}):
         with open(path, "wb") as fh:
-            pickle.dump(obj, fh, protocol=4)
+            pickle.dump(obj, fh, protocol=protocol)
 
 
 def _fc(weight, bias, lr, activation):
@@ -187,12 +187,13 @@ def test_refuses_os_system_without_running_it(tmp_path):
     assert "dynode_never_imported" not in sys.modules
 
 
-def test_module_src_is_never_executed(tmp_path):
+@pytest.mark.parametrize("protocol", [2, 3, 5])  # 2 and 3 pickle sets and bytes by globals
+def test_module_src_is_never_executed(tmp_path, protocol):
     marker = tmp_path / "module_src_ran.txt"
     g = nvidia_generator(small_generator())
     g.meta["module_src"] = f"open({str(marker)!r}, 'w').write('ran')\n"
     path = tmp_path / "net.pkl"
-    dump({"G_ema": g, "G": g, "D": module("Discriminator")}, path)
+    dump({"G_ema": g, "G": g, "D": module("Discriminator")}, path, protocol)
     assert load_generator(path).resolution == 16
     assert not marker.exists()
 
@@ -254,6 +255,8 @@ def test_conv_clamp_and_labels_map_exactly(tmp_path):
         loaded.mapping(z)
     with pytest.raises(InputError, match="class indices 0..2"):
         loaded.mapping(z, label=3)
+    with pytest.raises(InputError, match="not class-conditional"):
+        unclamped.__class__(16, 32, 2, channels={4: 16, 8: 16, 16: 8}).mapping(z, label=1)
     ok = run_dynode(*generate_args(path, tmp_path / "l.png"), "--label", "2")
     assert ok.returncode == 0, ok.stderr
     assert_one_line_error(run_dynode(*generate_args(path, tmp_path / "n.png")), "give a label")

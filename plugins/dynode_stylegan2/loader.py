@@ -18,7 +18,6 @@ When a file holds no mean latent, one is estimated from many mapped z (seeded).
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import re
 import warnings
@@ -221,7 +220,7 @@ def convert_checkpoint(source, out, *, network: str = "G_ema", overwrite: bool =
     source, out = Path(source), Path(out)
     if out.suffix != ".safetensors":
         raise InputError(f"--out {out} must end with .safetensors")
-    if out.resolve() in (source.resolve(), source.with_suffix(".json").resolve()):
+    if source.resolve() in (out.resolve(), out.with_suffix(".json").resolve()):
         raise InputError("--out would overwrite the file being converted")
     for path in (out, out.with_suffix(".json")):
         check_new_output(path, overwrite=overwrite)

@@ -117,6 +117,14 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype)[0]
 
 
+def _latin1(text, encoding="latin1"):
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("_codecs.encode outside the bytes of protocol 2")
+    return text.encode("latin1")
+
+
+# The globals of NVIDIA's files (see ../shared/fixtures/stylegan2-nvidia/README.md), plus
+# builtins.set and _codecs.encode, which protocols 2 and 3 use for sets and bytes.
 ALLOWED = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent,
     ("dnnlib.util", "EasyDict"): _EasyDict,
@@ -127,6 +135,9 @@ ALLOWED = {
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): np.dtype,
+    ("builtins", "set"): set,
+    ("__builtin__", "set"): set,  # protocol 2 as Python 3 writes it
+    ("_codecs", "encode"): _latin1,
 }
 
 
