@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                         help="copy the plots here as bench-PART.png")
     parser.add_argument("extra", nargs="*", help="more `dynode bench` options (after --)")
     args = parser.parse_args(argv)
-    from dynode_core.bench_report import add_comparisons, markdown
+    from dynode_shapes.bench.report import add_comparisons, markdown
 
     parts = list(PARTS) if args.part == "all" else [args.part]
     sections = []

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynode_core.bench_edit import consistency, strategies as _strategies  # shared with dynode bench
+from dynode_shapes.bench.edit import consistency, strategies as _strategies  # shared with dynode bench
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"

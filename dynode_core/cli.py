@@ -24,7 +24,6 @@ COMMAND_MODULES = (
     "dynode_core.commands.edit",
     "dynode_core.commands.invert",
     "dynode_core.commands.run",
-    "dynode_core.commands.bench",
 )
 
 

@@ -10,8 +10,8 @@ propagation strategy (:data:`PROPAGATIONS`):
   whose plain solve misses the keyframes (the ``ode``'s endpoint mode);
 - ``offset``: add frame 0's latent offset to every frame (per-frame editing,
   the usual baseline); needs no dynamics at the observed times;
-- ``cde``: the edited start driven by the original control path; only for the
-  ``cde`` dynamics;
+- ``cde``: the edited start driven by the original control path; only for
+  dynamics that declare ``controlled`` (the ``cde`` model);
 - ``ivp``: the bare initial value problem from the edited start,
   ``propagate(edited z0, t)`` (the paper's literal recipe); with a model whose
   plain solve misses the keyframes the edited video then moves differently.
@@ -154,12 +154,6 @@ def resolve_direction(spec, generator=None, **kwargs):
 # ------------------------------------------------------------------ propagation
 
 
-def dynamics_name(dynamics) -> str:
-    """The component name of a dynamics model (``component`` attribute), or its class name."""
-    return str(getattr(dynamics, "component", None) or getattr(dynamics, "name", None)
-               or type(dynamics).__name__)
-
-
 def _same_times(a, b) -> bool:
     import torch
 
@@ -199,11 +193,11 @@ def _via_dynamics(dynamics, trajectory, z0, edited0, times):
 
 
 def _via_cde(dynamics, trajectory, z0, edited0, times):
-    name = "none" if dynamics is None else dynamics_name(dynamics)
-    if name != "cde":
-        raise InputError(f"propagation 'cde' needs the 'cde' dynamics, but the dynamics are "
-                         f"'{name}': fit with `dynode fit --dynamics cde`, or use --propagate "
-                         "dynamics or offset")
+    if dynamics is None or not dynamics.controlled:
+        what = "none" if dynamics is None else type(dynamics).__name__
+        raise InputError(f"propagation 'cde' needs controlled dynamics (the 'cde' model), but "
+                         f"the dynamics are {what}: fit with `dynode fit --dynamics cde`, or use "
+                         "--propagate dynamics or offset")
     return _ivp(dynamics, trajectory, z0, edited0, times)
 
 

@@ -17,16 +17,27 @@ registered is an error naming both plugins unless ``replace=True``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
 import pluggy
 
+if TYPE_CHECKING:
+    import click
+
+    from .run.context import RunContext
+    from .run.runner import Stages
+
 hookspec = pluggy.HookspecMarker("dynode")
+
+#: The ``register`` callback every registration hook receives.
+Register = Callable[..., None]
 
 
 # --------------------------------------------------------------------------- setup
 
 
 @hookspec(historic=True)
-def addhooks(plugin_manager):
+def addhooks(plugin_manager: pluggy.PluginManager) -> None:
     """Add hook specifications of a plugin, so it can offer hooks to other plugins.
 
     Called once for every plugin when it is registered (historic: plugins
@@ -38,7 +49,7 @@ def addhooks(plugin_manager):
     Example::
 
         @hookimpl
-        def addhooks(plugin_manager):
+        def addhooks(plugin_manager: pluggy.PluginManager) -> None:
             from my_plugin import hookspecs
             plugin_manager.add_hookspecs(hookspecs)
     """
@@ -48,7 +59,7 @@ def addhooks(plugin_manager):
 
 
 @hookspec
-def register_generators(register):
+def register_generators(register: Register) -> None:
     """Register generator factories (:class:`dynode_core.interfaces.Generator`).
 
     Called when the registry is first built. The factory is called as
@@ -56,31 +67,42 @@ def register_generators(register):
     ``stylegan2`` needs ``checkpoint``, a ready model such as ``shapes64``
     loads its bundled weights when ``checkpoint`` is ``None``.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_generators(register):
+        def register_generators(register: Register) -> None:
             register("stylegan2", load_stylegan2, description="rosinality StyleGAN2")
     """
 
 
 @hookspec
-def register_encoders(register):
+def register_encoders(register: Register) -> None:
     """Register named encoder weights used by the ``e4e`` inverter.
 
     The factory is called as ``factory(device="cpu")`` and returns an encoder
-    module mapping images in [-1, 1] to W+ codes.
+    module mapping images in [-1, 1] to W+ codes, or the path of an encoder
+    file the ``e4e`` inverter reads (a pSp/e4e ``.pt`` or dynode
+    ``.safetensors``). Pass ``generator=NAME`` as metadata to make it that
+    generator's default encoder.
+
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
 
     Example::
 
         @hookimpl
-        def register_encoders(register):
+        def register_encoders(register: Register) -> None:
             register("shapes64-e4e", load_bundled_encoder, generator="shapes64")
     """
 
 
 @hookspec
-def register_inverters(register):
+def register_inverters(register: Register) -> None:
     """Register inverters (:class:`dynode_core.interfaces.Inverter`).
 
     The factory is called with the inverter's options as keywords
@@ -90,93 +112,120 @@ def register_inverters(register):
     (N, num_ws, D). :func:`dynode_core.inversion.invert_video` streams a whole
     video through it into a :class:`~dynode_core.trajectory.LatentTrajectory`.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_inverters(register):
+        def register_inverters(register: Register) -> None:
             register("optim", OptimInverter, description="Adam in W+")
     """
 
 
 @hookspec
-def register_dynamics(register):
+def register_dynamics(register: Register) -> None:
     """Register dynamics models (:class:`dynode_core.interfaces.Dynamics`).
 
     The factory is called with the model's options as keywords (at least
     ``seed`` and ``device``) and returns an unfitted model; the same factory
     rebuilds a saved model from its stored config.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_dynamics(register):
+        def register_dynamics(register: Register) -> None:
             register("linear", LinearDynamics, description="piecewise linear baseline")
     """
 
 
 @hookspec
-def register_editors(register):
+def register_editors(register: Register) -> None:
     """Register latent editors (:class:`dynode_core.interfaces.Editor`).
 
     The factory is called with the editor's options as keywords (e.g.
     ``layers="0-5"`` for SeFa, ``folder=...`` for direction files), or none.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_editors(register):
+        def register_editors(register: Register) -> None:
             register("file", DirectionFileEditor, description="direction from .pt/.npy")
     """
 
 
 @hookspec
-def register_video_readers(register):
+def register_video_readers(register: Register) -> None:
     """Register video readers (:class:`dynode_core.interfaces.VideoReader`).
 
     Pass ``extensions=(".mp4", ...)`` as metadata (``directory=True`` for a reader
     of frame folders) so that :func:`dynode_core.video.read_video` picks it.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_video_readers(register):
+        def register_video_readers(register: Register) -> None:
             register("pyav", PyAVReader, extensions=(".mp4", ".mkv"))
     """
 
 
 @hookspec
-def register_video_writers(register):
+def register_video_writers(register: Register) -> None:
     """Register video writers (:class:`dynode_core.interfaces.VideoWriter`).
 
     Pass ``extensions=(".mp4",)`` as metadata so that the writer is chosen by
     the output path's suffix.
 
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
     Example::
 
         @hookimpl
-        def register_video_writers(register):
+        def register_video_writers(register: Register) -> None:
             register("gif", GifWriter, extensions=(".gif",))
     """
 
 
 @hookspec
-def register_metrics(register):
+def register_metrics(register: Register) -> None:
     """Register metrics: callables ``metric(**inputs) -> float | dict``.
+
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
 
     Example::
 
         @hookimpl
-        def register_metrics(register):
+        def register_metrics(register: Register) -> None:
             register("flicker", temporal_flicker, description="mean |frame_t+1 - frame_t|")
     """
 
 
 @hookspec
-def register_commands(cli):
+def register_commands(cli: "click.Group") -> None:
     """Add click commands to the ``dynode`` command group.
 
     Called when the CLI starts. Keep imports of heavy modules inside the
     command functions so that ``dynode --help`` stays fast.
+
+    :param cli: the ``dynode`` :class:`click.Group`; call ``cli.add_command(cmd)``
+        or decorate with ``@cli.command()``.
 
     Example::
 
@@ -190,16 +239,39 @@ def register_commands(cli):
 
 # ------------------------------------------------------------------- pipeline
 
+@hookspec
+def add_stages(stages: "Stages") -> None:
+    """Add steps to ``dynode run``.
+
+    Called once per run, before the first stage, with the ordered default
+    stages. A plugin inserts its own :class:`~dynode_core.run.runner.Stage`
+    (``Stage(name, run, take=..., save=...)``: ``run(ctx, data) -> result``,
+    ``take(ctx) -> data``) before or after a named one; its result is kept in
+    ``ctx.results[name]`` and later stages (and hooks) can read it.
+
+    :param stages: the run's :class:`~dynode_core.run.runner.Stages`; call
+        ``stages.add(stage, after="invert")`` (or ``before=``).
+
+    Example::
+
+        @hookimpl
+        def add_stages(stages):
+            stages.add(Stage("denoise", denoise, take=result_of("invert")), after="invert")
+    """
+
 
 @hookspec
-def before_stage(stage, data, context):
+def before_stage(stage: str, data: Any, context: "RunContext") -> None:
     """Called before a pipeline stage runs.
 
-    :param stage: one of ``read``, ``invert``, ``fit``, ``interpolate``,
-        ``edit``, ``render``, ``write``.
-    :param data: the stage's input (what the previous stage produced).
-    :param context: a mutable dict shared by all stages of one run (config,
-        output folder, timings); plugins may store their own keys in it.
+    :param stage: the stage's name: ``read``, ``invert``, ``fit``,
+        ``interpolate``, ``edit``, ``render``, ``write``, or one a plugin added.
+    :param data: the stage's input, exactly what the stage receives
+        (the table in :mod:`dynode_core.run.stages` lists it for each default stage).
+    :param context: the run's :class:`~dynode_core.run.context.RunContext`,
+        also a mutable mapping shared by all stages of one run (``config``,
+        ``folder``, ``device``, ``generator``, ``results`` of earlier stages,
+        ``stages`` timings); plugins may store their own keys in it.
 
     Return values are ignored.
 
@@ -212,15 +284,23 @@ def before_stage(stage, data, context):
 
 
 @hookspec
-def after_stage(stage, result, context):
+def after_stage(stage: str, result: Any, context: "RunContext") -> Any:
     """Called after a pipeline stage; may return a replacement for its result.
 
     Implementations are called in pluggy's call order (plugins registered
     later first, ``tryfirst``/``trylast`` respected). Each one receives as
     ``result`` the output of the previous implementation's replacement (or
     the stage's own result if none replaced it). Returning ``None`` keeps the
-    result unchanged; returning any other value replaces it, and the final
-    value is what the next stage receives.
+    result unchanged; returning any other value replaces it: the final value is
+    kept in ``context.results[stage]``, saved to the run folder where the stage
+    saves its result (``latents.safetensors``, ``dynamics/``), and is what
+    later stages receive (e.g. a replaced ``edit`` result is what ``render``
+    renders).
+
+    :param stage: the stage's name (see :func:`before_stage`).
+    :param result: the stage's result, or the previous replacement
+        (listed in :mod:`dynode_core.run.stages`).
+    :param context: the run's :class:`~dynode_core.run.context.RunContext`.
 
     Example::
 

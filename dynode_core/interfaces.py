@@ -1,13 +1,19 @@
 """The contracts every component kind implements.
 
-They are abstract base classes: subclass them to get the contract checked at
-instantiation, or implement the same methods duck-typed. The conformance
-checks in :mod:`dynode_core.testing` verify the behaviour, not the type.
+They are abstract base classes: a component subclasses its kind's class, which
+checks the required methods at instantiation and declares the optional
+capabilities with their defaults (``Dynamics.controlled``, ``Dynamics.stochastic``
+and ``sample``, ``Dynamics.fit_stats``, ``Generator.named_directions()``,
+``Inverter.config`` ...). The core reads capabilities only through these
+declarations, never by probing names or attributes; :func:`require` checks a
+component once where it enters a run. The conformance checks in
+:mod:`dynode_core.testing` verify the behaviour.
 """
 
 from __future__ import annotations
 
 import abc
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +39,10 @@ class Generator(abc.ABC, torch.nn.Module):
     latent_dim: int
     num_ws: int
     resolution: int
+    #: For editors that act per layer (SeFa): which W+ index each style layer reads,
+    #: and the layers' names; ``None`` when the generator does not say.
+    style_layer_ws: list[int] | None = None
+    style_layer_names: list[str] | None = None
 
     @abc.abstractmethod
     def mean_latent(self) -> torch.Tensor:
@@ -54,9 +64,20 @@ class Generator(abc.ABC, torch.nn.Module):
         """Optional StyleSpace access: per-layer modulation style vectors."""
         raise NotImplementedError(f"{type(self).__name__} has no StyleSpace access")
 
+    def named_directions(self) -> dict[str, "Direction"]:
+        """Optional: edit directions that come with the model (name -> Direction, e.g. the
+        bundled world's ``hue``); the ``supervised`` editor offers them. Default: none."""
+        return {}
+
 
 class Inverter(abc.ABC):
     """Turns frames into latent codes."""
+
+    @property
+    def config(self) -> dict:
+        """The settings that determine its codes (JSON-able, with ``name``); a cached
+        inversion is reused only when they match. Default: the class name."""
+        return {"name": type(self).__name__}
 
     @abc.abstractmethod
     def invert(self, frames: torch.Tensor, generator: Generator, *,
@@ -70,10 +91,19 @@ class Dynamics(abc.ABC):
 
     ``config`` is a JSON-able dict of the factory keywords that rebuild the
     model; ``state_dict()`` holds tensors only, so a fitted model saves as
-    safetensors + JSON.
+    safetensors + JSON. Declared capabilities (class attributes):
+
+    - ``controlled``: driven by a control path built from the observations (a
+      CDE): ``propagate`` from an edited start follows the original motion, so
+      the ``cde`` edit propagation applies;
+    - ``stochastic``: :meth:`sample` draws paths (an SDE);
+    - ``fit_stats``: statistics of the last fit (``loss`` ...), saved beside it.
     """
 
     config: dict
+    controlled: bool = False
+    stochastic: bool = False
+    fit_stats: dict = types.MappingProxyType({})  # assign a dict in fit()
 
     @abc.abstractmethod
     def fit(self, trajectory: LatentTrajectory, *, progress: Progress = no_progress) -> "Dynamics":
@@ -95,6 +125,10 @@ class Dynamics(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore a fitted model from :meth:`state_dict`."""
+
+    def sample(self, times, n: int) -> torch.Tensor:
+        """``n`` sampled paths (n, N, L, D) at ``times``; only when ``stochastic``."""
+        raise NotImplementedError(f"{type(self).__name__} is not stochastic")
 
 
 @dataclass
@@ -136,6 +170,23 @@ class Editor(abc.ABC):
         if vec.dim() == 1:
             vec = vec.expand(latents.shape[-2], -1)
         return latents + strength * direction.scale * vec
+
+
+#: kind -> the class its components subclass (video kinds are checked in :mod:`.video`).
+CONTRACTS = {"generators": Generator, "inverters": Inverter, "dynamics": Dynamics,
+             "editors": Editor}
+
+
+def require(component, kind: str, name: str):
+    """``component`` if it subclasses its kind's contract, else a one-line error; called
+    where a component enters a run, so capabilities can be read without probing."""
+    from .errors import ComponentError
+
+    contract = CONTRACTS[kind]
+    if not isinstance(component, contract):
+        raise ComponentError(f"{kind} '{name}' built a {type(component).__name__}, which does "
+                             f"not subclass dynode_core.{contract.__name__}")
+    return component
 
 
 # Video contracts live in a torch-free module so that video I/O imports fast.

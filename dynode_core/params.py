@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+#: ``--device`` on every command (resolved by :func:`dynode_core.resolve_device`).
+DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
 
 class ComponentName(click.ParamType):
     """A component name of one kind, validated against the registry.
@@ -54,3 +57,20 @@ def parse_options(items, param_hint: str = "--option") -> dict:
         except json.JSONDecodeError:
             out[key.replace("-", "_")] = value
     return out
+
+
+class Propagation(click.ParamType):
+    """A name in :data:`dynode_core.PROPAGATIONS` (checked when given)."""
+
+    name = "propagation"
+
+    def get_metavar(self, param, ctx=None):  # noqa: D401 - click API
+        return "dynamics|offset|cde|ivp"
+
+    def convert(self, value, param, ctx):
+        from .edits import PROPAGATIONS
+
+        if value not in PROPAGATIONS:
+            self.fail(f"unknown propagation {value!r}; valid propagations: "
+                      f"{', '.join(PROPAGATIONS)}", param, ctx)
+        return value

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import DynodeError
+from .errors import ComponentError, DynodeError, RegistryError
 
 #: Every kind of component, in the order ``dynode list`` shows them.
 KINDS = (
@@ -31,10 +31,6 @@ SINGULAR = {"generators": "generator", "encoders": "encoder", "inverters": "inve
             "video_writers": "video writer", "metrics": "metric"}
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
-
-class RegistryError(Exception):
-    """Base class of registry errors; the message is one line meant for users."""
 
 
 class InvalidNameError(RegistryError, ValueError):
@@ -79,10 +75,6 @@ class Component:
                 f"{SINGULAR.get(self.kind, self.kind)} "
                 f"'{self.name}' from {self.provider} failed: {exc}"
             ) from exc
-
-
-class ComponentError(RuntimeError):
-    """An error raised inside a component, re-raised naming component and plugin."""
 
 
 def lazy(target: str) -> Callable[..., Any]:

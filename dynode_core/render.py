@@ -93,7 +93,7 @@ def write_rendering(latents, out, *, generator: str = "shapes64", checkpoint=Non
     or a folder of lossless PNG frames. Frames use ``const`` noise."""
     from .io import OutputError
     from .plugins import get_registry
-    from .runconfig import resolve_device
+    from .device import resolve_device
     from .trajectory import LatentTrajectory
     from .video import write_video
 

@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
+
 FORMAT = "dynode.trajectory/1"
 SPACES = ("z", "w", "w+")
 
 
-class TrajectoryError(ValueError):
+class TrajectoryError(InputError):
     """Invalid trajectory data or file; the message is one line meant for users."""
 
 
@@ -113,6 +115,15 @@ class LatentTrajectory:
     def with_latents(self, latents, times=None, **meta) -> "LatentTrajectory":
         return replace(self, latents=latents, times=self.times if times is None else times,
                        meta={**self.meta, **meta})
+
+    def linear_at(self, times) -> torch.Tensor:
+        """Codes (N, L, D) on straight lines between the observed codes, at ``times``
+        (held at the first / last code outside the observed span)."""
+        at = _as_times(times).clamp(self.times[0], self.times[-1])
+        right = torch.searchsorted(self.times, at).clamp(1, len(self) - 1)
+        t0, t1 = self.times[right - 1], self.times[right]
+        weight = ((at - t0) / (t1 - t0)).to(self.latents.dtype)[:, None, None]
+        return torch.lerp(self.latents[right - 1], self.latents[right], weight)
 
     # -------------------------------------------------------------------- io
     def save(self, path: str | os.PathLike) -> Path:

@@ -9,16 +9,19 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from dynode_core.bench import PIXEL, REFERENCE, method_kind, resolve_methods, samplings
-from dynode_core.bench_report import add_comparisons, targets
+from dynode_shapes.bench.interpolate import PIXEL, REFERENCE, method_kind, resolve_methods, samplings
+from dynode_shapes.bench.report import add_comparisons, targets
 from dynode_core.errors import InputError
 
 QUICK_METHODS = ("linear", "ode", "nearest-frame", "crossfade", REFERENCE)
 
 
 def _cli():
+    """The dynode command group with the plugins' commands (``bench`` is the world's)."""
     from dynode_core.cli import cli
+    from dynode_core.plugins import get_plugin_manager
 
+    get_plugin_manager().hook.register_commands(cli=cli)
     return cli
 
 
@@ -58,8 +61,8 @@ def test_interpolate_quick_end_to_end(tmp_path):
 
 
 def test_edit_bench_tiny(tmp_path):
-    from dynode_core.bench_common import Bench, BenchConfig
-    from dynode_core.bench_edit import run_edit
+    from dynode_shapes.bench.common import Bench, BenchConfig
+    from dynode_shapes.bench.edit import run_edit
 
     config = BenchConfig(motions=("circle",), frames=9, methods=("linear",), edits=("size",),
                          samples=24, cache=str(tmp_path / "cache"))
@@ -83,9 +86,9 @@ def test_edit_bench_tiny(tmp_path):
     assert verdicts[0]["met"] == (by[("linear", "dynamics")]["position_px"] <= 1.5
                                   and by[("linear", "dynamics")]["flicker_ratio"] <= 1.2)
     # a generator without named directions gets one fitted from the regressor (cached)
-    from dynode_core.bench_edit import edit_for
+    from dynode_shapes.bench.edit import edit_for
 
-    bench.generator.named_directions = {}
+    bench.generator.named_directions = lambda: {}
     edit, info = edit_for(bench, "size", truth, edited)
     cached = list((tmp_path / "cache" / "directions").glob("*.safetensors"))
     assert len(cached) == 1 and info["direction"] == "fitted"

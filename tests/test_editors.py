@@ -233,7 +233,7 @@ def test_cde_propagation_with_other_dynamics_is_refused():
 
     traj = real_trajectory()
     dynamics = get_registry().create("dynamics", "ode")
-    with pytest.raises(InputError, match="'cde' needs the 'cde' dynamics.*'ode'"):
+    with pytest.raises(InputError, match="'cde' needs controlled dynamics.*NeuralODEDynamics"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="cde", folder=directions_dir())
     with pytest.raises(InputError, match="valid propagations: dynamics, offset, cde, ivp"):
         propagate_edit(dynamics, traj, "file:smile.pt", strategy="warp", folder=directions_dir())
@@ -332,7 +332,7 @@ def test_supervised_from_callable_and_named_directions(generator):
     assert float(after.mean()) > float(before)
 
     named = Direction("hue", _truth(generator), "shipped", scale=0.5)
-    generator.named_directions = {"hue": named}
+    generator.named_directions = lambda: {"hue": named}  # the optional Generator method
     try:
         found = SupervisedEditor().directions(generator)
         assert found == {"hue": named}
@@ -446,7 +446,7 @@ def test_cli_edit_on_a_dynode_fit_folder(tmp_path):
     refused = _invoke("edit", folder, "--edit", "file:smile:2", "-o", f"folder={directions_dir()}",
                       "--propagate", "cde", "--out", tmp_path / "cde.safetensors")
     assert refused.exit_code == 1
-    assert "'cde' needs the 'cde' dynamics, but the dynamics are 'linear'" in refused.output
+    assert "'cde' needs controlled dynamics (the 'cde' model), but the dynamics are LinearDynamics" in refused.output
 
 
 def test_cli_edit_cde_propagation(tmp_path):

@@ -7,8 +7,8 @@ from PIL import Image
 
 from dynode_core.errors import InputError
 from dynode_core.render import contact_sheet, pick_columns, to_tensor, to_uint8
-from dynode_core.report import trajectory_plot
-from dynode_core.runconfig import RunConfig
+from dynode_core.run.report import trajectory_plot
+from dynode_core import RunConfig
 
 
 def test_uint8_round_trip_is_exact():

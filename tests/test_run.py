@@ -21,7 +21,7 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "demo"
     proc = run_dynode("run", "--out", str(out), "--inversion-steps", "3", "--dynamics",
                       "linear", "--interpolate", "2", "--edit", "sefa:0:2", "--quiet",
-                      "--max-frames", "6", "--device", "cpu")
+                      "--max-frames", "6", "--device", "cpu", "--gif")
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -30,7 +30,9 @@ def test_demo_writes_every_artifact(demo_run):
     names = {p.name for p in demo_run.iterdir()}
     missing = [a for a in ARTIFACTS if a not in names]
     assert not missing, missing
-    assert {"edited_sefa-0-2.mp4", "edited_sefa-0-2.gif"} <= names
+    assert {"edited_sefa-0-2.mp4", "edited_sefa-0-2.gif", "reconstruction.gif",
+            "interpolated.gif"} <= names  # GIF previews because --gif was given
+    assert not [n for n in names if n.startswith(".frames")]  # the metric's frames are gone
     metrics = json.loads((demo_run / "metrics.json").read_text())
     for stage in ("read", "invert", "fit", "interpolate", "edit", "render", "write"):
         assert metrics["stages"][stage]["seconds"] >= 0
@@ -44,7 +46,7 @@ def test_interpolated_video_has_n_times_the_frames_and_rate(demo_run):
     src, out = probe_video(demo_run / "input.mp4"), probe_video(demo_run / "interpolated.mp4")
     assert out.frames == 2 * (src.frames - 1) + 1
     assert out.fps == pytest.approx(2 * src.fps, rel=1e-3)
-    assert read_all(demo_run / "interpolated.gif").frames.shape[0] == out.frames
+    assert read_all(demo_run / "interpolated.gif").frames.shape[0] == out.frames  # bounded: all 11
 
 
 def test_step_by_step_commands_reproduce_the_run(demo_run, tmp_path):
@@ -67,8 +69,8 @@ def test_step_by_step_commands_reproduce_the_run(demo_run, tmp_path):
     frames = sorted((tmp_path / "frames").glob("*.png"))
     assert len(frames) == len(theirs)
     rendered = read_all(tmp_path / "frames").frames
-    from_run = read_all(demo_run / "interpolated.gif").frames
-    assert np.abs(rendered.astype(int) - from_run.astype(int)).mean() < 3  # GIF palette
+    from_run = read_all(demo_run / "interpolated.mp4").frames
+    assert np.abs(rendered.astype(int) - from_run.astype(int)).mean() < 3  # H.264 at crf 12
 
 
 def test_same_seed_gives_identical_codes_and_frames(tmp_path):
@@ -76,8 +78,52 @@ def test_same_seed_gives_identical_codes_and_frames(tmp_path):
     b = run_pipeline(RunConfig(out=str(tmp_path / "b"), **SMALL), progress=False)
     assert torch.equal(a.trajectory.latents, b.trajectory.latents)
     assert torch.equal(a.interpolated.latents, b.interpolated.latents)
-    assert (tmp_path / "a" / "interpolated.gif").read_bytes() == \
-        (tmp_path / "b" / "interpolated.gif").read_bytes()
+    for name in ("input.mp4", "interpolated.mp4", "contact_sheet.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert not list((tmp_path / "a").glob("*.gif"))  # GIFs only when asked
+
+
+def test_a_run_decodes_its_input_once(tmp_path, monkeypatch):
+    """One streamed pass feeds input.mp4, the inverter and the reconstruction metric."""
+    import dynode_core.video as video
+    from dynode_core import read_video, write_video
+
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, read_video("world:circle:10", 4), fps=25)
+    reads, real_get_reader = [], video.get_reader
+
+    def counting_get_reader(path, **kwargs):
+        reader = real_get_reader(path, **kwargs)
+        real_read = reader.read
+
+        def read(source, **options):
+            reads.append(str(source))
+            return real_read(source, **options)
+
+        reader.read = read
+        return reader
+
+    monkeypatch.setattr(video, "get_reader", counting_get_reader)
+    result = run_pipeline(RunConfig(input=str(clip), out=str(tmp_path / "run"), **SMALL),
+                          progress=False)
+    assert reads == [str(clip)]
+    assert result.metrics["frames"] == 10 and result.metrics["reconstruction_psnr"] > 10
+    from dynode_core.video import probe_video
+
+    assert probe_video(tmp_path / "run" / "input.mp4").frames == 10
+
+
+def test_gif_previews_are_bounded(tmp_path, monkeypatch):
+    from dynode_core.run import outputs
+    from dynode_core.video import probe_video, read_all
+
+    monkeypatch.setattr(outputs, "GIF_MAX_FRAMES", 4)
+    monkeypatch.setattr(outputs, "GIF_MAX_SIDE", 32)
+    run_pipeline(RunConfig(out=str(tmp_path / "run"), gif=True, **SMALL), progress=False)
+    gif = read_all(tmp_path / "run" / "interpolated.gif")  # 11 frames rendered
+    assert gif.frames.shape == (4, 32, 32, 3)  # every 3rd frame, halved
+    assert probe_video(tmp_path / "run" / "interpolated.mp4").frames == 11
+    assert gif.times[-1] == pytest.approx(9 / (2 * 25), abs=0.02)  # same span as the video
 
 
 def test_config_toml_reproduces_the_run(tmp_path):

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from dynode_core.bench_edit import named_strength
+from dynode_shapes.bench.edit import named_strength
 from dynode_core.edits import resolve_edit
 from dynode_core.plugins import get_registry
 from dynode_editors.vectors import sample_w
@@ -70,7 +70,7 @@ def test_directions_fitted_on_other_weights_are_not_offered(shapes64, tmp_path):
     assert load_directions(models.DIRECTIONS, shapes64, other) == {}
     assert set(load_directions(models.DIRECTIONS, shapes64, models.GENERATOR_WEIGHTS)) == NAMES
     from_checkpoint = models.load_shapes64(checkpoint=models.GENERATOR_WEIGHTS)
-    assert not hasattr(from_checkpoint, "named_directions")
+    assert from_checkpoint.named_directions() == {}  # the Generator default: none
 
 
 def test_named_strength_reaches_the_world_edit():

@@ -182,7 +182,10 @@ def test_encoder_is_registered_exactly_when_its_weights_exist():
     if present:
         component = registry.get("encoders", "shapes64-e4e")
         assert component.meta["generator"] == "shapes64"
-        encoder = component.create(device="cpu")
+        assert component.create(device="cpu") == models.ENCODER_WEIGHTS  # a file to read
+        from dynode_inversion.checkpoint import resolve_encoder
+
+        encoder = resolve_encoder("shapes64-e4e", "cpu")
         assert (encoder.num_ws, encoder.config.style_dim) == (10, 128)
 
 

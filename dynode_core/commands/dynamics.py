@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName, parse_options
+from ..params import ComponentName, DEVICE, parse_options
 from ..provenance import versions
 
 TRAJECTORY_COPY = "trajectory.safetensors"
 RUN_FILE = "run.json"
-DEVICES = click.Choice(["auto", "cpu", "cuda"])
 
 
 @click.command("fit")
@@ -19,7 +18,7 @@ DEVICES = click.Choice(["auto", "cpu", "cuda"])
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for the fitted model, a copy of the codes and run.json.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Frame rate of a bare tensor of codes (times = index / fps) [default: 1].")
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -88,7 +87,7 @@ def _parse_times(text: str):
               help="Also predict this far past the last frame, at the output frame spacing.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output .safetensors trajectory.")
-@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, overwrite):
     """Sample the dynamics fitted in DYN_DIR (by `dynode fit`) at new times."""

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName, parse_options
+from ..params import DEVICE, ComponentName, Propagation, parse_options
 
 TRAJECTORY_FORMAT = "dynode.trajectory/1"
-
-
-class _Propagation(click.ParamType):
-    """A name in :data:`dynode_core.edits.PROPAGATIONS` (checked lazily)."""
-
-    name = "propagation"
-
-    def get_metavar(self, param, ctx=None):
-        return "dynamics|offset|cde|ivp"
-
-    def convert(self, value, param, ctx):
-        from ..edits import PROPAGATIONS
-
-        if value not in PROPAGATIONS:
-            self.fail(f"unknown propagation {value!r}; valid propagations: "
-                      f"{', '.join(PROPAGATIONS)}", param, ctx)
-        return value
 
 
 def find_trajectory(folder):
@@ -87,7 +70,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
 @click.argument("dyn_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--edit", "spec", metavar="EDITOR:DIRECTION[:STRENGTH]",
               help="The edit of frame 0, e.g. sefa:3:2.0 or file:smile.pt:1.5.")
-@click.option("--propagate", "strategy", type=_Propagation(), default="dynamics",
+@click.option("--propagate", "strategy", type=Propagation(), default="dynamics",
               show_default=True, help="How the edit reaches the other frames.")
 @click.option("--generator", "generator_name", type=ComponentName("generators"), default=None,
               help="Generator, for editors that read it (sefa, ganspace, supervised).")
@@ -102,7 +85,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
               default=None, help="Observed codes [default: the copy in DYN_DIR]; without "
                                  "DYN_DIR only --propagate offset works.")
 @click.option("--fps", type=float, default=None, help="Frame rate of bare code tensors.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
+@click.option("--device", type=DEVICE, default="cpu",
               show_default=True, help="Device of the generator and the dynamics.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes (.safetensors, a dynode trajectory).")
@@ -125,7 +108,7 @@ def edit(dyn_dir, spec, strategy, generator_name, checkpoint, editor_options, fa
     generator = None
     if generator_name is not None:
         from ..plugins import get_registry
-        from ..runconfig import resolve_device
+        from ..device import resolve_device
 
         generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
                                           device=resolve_device(device)).eval()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from ..params import ComponentName, DEVICE
 
 GRID_FORMAT = "dynode.generate/1"
 
@@ -40,7 +40,7 @@ def _grid(frames, columns: int):
 @click.option("--columns", type=click.IntRange(min=1), default=None,
               help="Grid columns [default: ceil(sqrt(n))].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--device", type=DEVICE, default="auto",
               show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output PNG; a JSON with the settings is written beside it.")
@@ -63,7 +63,7 @@ def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mod
     from ..io import atomic_path, atomic_write_text, check_new_output
     from ..plugins import get_registry
     from ..render import to_uint8
-    from ..runconfig import resolve_device
+    from ..device import resolve_device
 
     out = Path(out)
     if out.suffix.lower() != ".png":

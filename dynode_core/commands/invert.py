@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from ..params import ComponentName, DEVICE
 
 TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 
@@ -29,7 +29,7 @@ TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--smoothing", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Temporal Gaussian smoothing of the codes, sigma in frames (0 = off).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--device", type=DEVICE, default="auto",
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
@@ -49,7 +49,7 @@ def invert(video, generator_name, checkpoint, encoder, inverter_name, steps, cro
     from ..inversion.cache import clear_cache
     from ..io import check_new_output
     from ..plugins import get_registry
-    from ..runconfig import resolve_device
+    from ..device import resolve_device
 
     out = Path(out)
     if out.suffix != ".safetensors":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
-
-DEVICE = click.Choice(["auto", "cpu", "cuda"])
+from ..params import DEVICE, ComponentName, Propagation
 
 
 @click.command("run")
@@ -21,10 +19,12 @@ DEVICE = click.Choice(["auto", "cpu", "cuda"])
 @click.option("--interpolate", type=click.IntRange(1), help="Frames per input interval [4].")
 @click.option("--extrapolate", type=click.FloatRange(0), help="Seconds past the last frame.")
 @click.option("--edit", "edits", multiple=True, help="EDITOR:DIRECTION[:STRENGTH]; repeatable.")
-@click.option("--propagate", type=click.Choice(["dynamics", "offset", "cde", "ivp"]),
+@click.option("--propagate", type=Propagation(),
               help="How the frame-0 edit reaches every frame [dynamics].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
 @click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
+@click.option("--gif/--no-gif", default=None,
+              help="Also write a GIF preview of every video (at most 256 frames, 256 px).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="A config.toml (e.g. from an earlier run); options given here win.")
@@ -39,8 +39,7 @@ def run(input, config_path, resume, overwrite, quiet, as_json, edits, **options)
     videos with a report. With no INPUT, a clip of the bundled shapes world is used."""
     import json
 
-    from ..run import run_pipeline
-    from ..runconfig import RunConfig
+    from ..run import RunConfig, run_pipeline
 
     options = {k: v for k, v in options.items() if v is not None}
     if input is not None:
@@ -61,7 +60,7 @@ def run(input, config_path, resume, overwrite, quiet, as_json, edits, **options)
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))
     elif not quiet:
-        from ..report import summary_table
+        from ..run.report import summary_table
 
         console.print(summary_table(result.metrics))
         console.print(f"wrote {result.folder}")

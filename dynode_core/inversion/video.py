@@ -125,7 +125,7 @@ def _source(source, batch_size: int):
 def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: str = "center",
                  cache_dir=None, resume: bool = True, smoothing: float = 0.0, progress=True,
                  fps: float | None = None, times=None, source: str | None = None,
-                 meta: dict | None = None, **inverter_options) -> LatentTrajectory:
+                 meta: dict | None = None, on_input=None, **inverter_options) -> LatentTrajectory:
     """Invert every frame of ``video`` into W+ codes of ``generator``.
 
     ``video``: a path (read with :func:`dynode_core.video.read_video`) or an iterable
@@ -149,7 +149,9 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
     bar), ``False``, or a callable ``progress(advance, total=None, description=None)``
     called after each batch (its exceptions propagate; finished batches stay cached).
     ``times`` replaces the reader's timestamps (one per frame); ``source`` names the
-    input in the metadata. Returns a ``w+`` trajectory with meta ``source``, ``fps``,
+    input in the metadata. ``on_input(x)``, when given, sees every batch as the
+    generator sees it ((N, 3, R, R) in [-1, 1], cached batches included), e.g. to keep
+    the targets of a reconstruction metric without decoding the video again. Returns a ``w+`` trajectory with meta ``source``, ``fps``,
     ``generator``, ``inverter``, ``inverter_config``, ``crop``, ``smoothing`` (+ ``meta``).
     """
     if int(batch_size) < 1:
@@ -194,8 +196,13 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
                                  "frames")
             batch_times = torch.as_tensor(np.asarray(batch_times, dtype=np.float64))
             cached = cache.load(index, batch_times) if cache is not None else None
-            if cached is None:
+            x = None
+            if on_input is not None:
                 x = to_generator_input(batch.frames, res, crop, device)
+                on_input(x)
+            if cached is None:
+                if x is None:
+                    x = to_generator_input(batch.frames, res, crop, device)
                 cached = inverter.invert(x, generator, progress=no_progress).detach().cpu().float()
                 if tuple(cached.shape) != (n, *shape) or not torch.isfinite(cached).all():
                     raise InputError(f"inverter {info['inverter']!r} returned codes of shape "

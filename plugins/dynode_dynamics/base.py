@@ -14,9 +14,9 @@ import contextlib
 
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.interfaces import Dynamics, Progress, no_progress
-from dynode_core.trajectory import LatentTrajectory
+from dynode_core import InputError, resolve_device
+from dynode_core import Dynamics, Progress, no_progress
+from dynode_core import LatentTrajectory
 
 from .reduced import ReducedSpace
 
@@ -24,21 +24,6 @@ from .reduced import ReducedSpace
 #: fitting and predicting (None: torch's setting). The reduced models run many
 #: tiny operations, where one thread is fastest and extra threads only spin.
 COMMON_DEFAULTS = {"seed": 0, "device": "cpu", "max_components": 64, "threads": 1}
-
-
-def resolve_device(name) -> torch.device:
-    """``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when available) to a torch device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"unknown device {name!r}; use cpu, cuda or auto") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"unsupported device {name!r}; use cpu, cuda or auto")
-    return device
 
 
 @contextlib.contextmanager
@@ -99,7 +84,7 @@ class ReducedDynamics(Dynamics):
             raise InputError(f"{self.component}: unknown option(s) {', '.join(unknown)}; "
                              f"valid options: {', '.join(sorted(valid))}")
         self.config = {**valid, **options}
-        self.device = resolve_device(self.config["device"])
+        self.device = torch.device(resolve_device(self.config["device"]))
         self.space: ReducedSpace | None = None
         self.net: torch.nn.Module | None = None
         self.fitted_info: dict = {}

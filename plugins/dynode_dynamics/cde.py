@@ -87,6 +87,7 @@ class NeuralCDEDynamics(ReducedDynamics):
     """Neural CDE on reduced latents; see the module docstring."""
 
     component = "cde"
+    controlled = True
     before_start = False
     defaults = {
         "extra": 8, "width": 64, "depth": 1, "iterations": 150, "lr": 1e-3, "drop": 0.3,

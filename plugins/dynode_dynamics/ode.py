@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.errors import InputError
+from dynode_core import InputError
 
 from .base import ReducedDynamics
 from .endpoint import MODES

@@ -61,6 +61,7 @@ class LatentSDEDynamics(ReducedDynamics):
     """Latent SDE on reduced latents; see the module docstring."""
 
     component = "sde"
+    stochastic = True
     before_start = False
     defaults = {
         "width": 64, "depth": 2, "iterations": 200, "lr": 1e-2, "samples": 4,

@@ -15,8 +15,8 @@ from typing import Callable
 
 import torch
 
-from dynode_core.errors import DynodeError
-from dynode_core.interfaces import Progress
+from dynode_core import DynodeError
+from dynode_core import Progress
 
 
 class Adam:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.interfaces import Direction, Editor
+from dynode_core import InputError
+from dynode_core import Direction, Editor
 
 from .vectors import layer_label, parse_layers, restrict, unit
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.interfaces import Direction, Editor
+from dynode_core import InputError
+from dynode_core import Direction, Editor
 
 from .vectors import layer_label, parse_layers, require, restrict, sample_w
 
@@ -47,7 +47,7 @@ def fit_components(w: torch.Tensor, num_components: int = 80) -> Components:
 
 def save_components(components: Components, path: str | os.PathLike) -> Path:
     """Write GANSpace's ``{'mean', 'comp', 'std'}`` layout with ``torch.save`` (atomically)."""
-    from dynode_core.io import atomic_path
+    from dynode_core import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(components.to_file_dict(), tmp)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.interfaces import Direction, Editor
+from dynode_core import Direction, Editor
 
 from .vectors import layer_label, parse_layers, require, restrict
 
 
 def style_layer_ws(generator) -> list[int]:
     """The W+ index each StyleSpace layer reads, found by perturbing one W+ row at a time."""
-    known = getattr(generator, "style_layer_ws", None)
+    known = generator.style_layer_ws
     if known is not None:
         return list(known)
     param = next(iter(generator.parameters()))
@@ -70,7 +70,7 @@ class SefaEditor(Editor):
         require(generator, "modulation_weights", "styles", editor="sefa")
         layers = parse_layers(self.layers, generator.num_ws)
         weights = generator.modulation_weights()
-        names = getattr(generator, "style_layer_names", None) or [""] * len(weights)
+        names = generator.style_layer_names or [""] * len(weights)
         owners = style_layer_ws(generator)
         chosen = [w for w, name, j in zip(weights, names, owners)
                   if (self.rgb or "rgb" not in name) and (layers is None or j in layers)]

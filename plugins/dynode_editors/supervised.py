@@ -12,8 +12,7 @@ unit normal of its boundary (towards the larger label). Labels come from
 
 Two distinct labels fit a classifier (``svm``: LinearSVC, or ``logistic``); more
 fit a regressor (``ridge`` or ``linear``). A generator may ship ready directions
-as ``generator.named_directions`` (a dict name -> Direction, or a callable
-returning one); they are offered too, e.g. ``supervised:hue:1.0``.
+through :meth:`dynode_core.Generator.named_directions`; they are offered too, e.g. ``supervised:hue:1.0``.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.interfaces import Direction, Editor
+from dynode_core import Direction, Editor, Generator, InputError
 
 from .vectors import layer_label, parse_layers, require, restrict, sample_w, unit
 
@@ -127,10 +125,8 @@ class Standardised:
 
 
 def named_directions(generator) -> dict[str, Direction]:
-    """Directions a generator ships (``generator.named_directions``: a dict or a callable)."""
-    found = getattr(generator, "named_directions", None)
-    found = found() if callable(found) else found
-    return dict(found or {})
+    """Directions a generator ships (:meth:`dynode_core.Generator.named_directions`)."""
+    return dict(generator.named_directions()) if isinstance(generator, Generator) else {}
 
 
 class SupervisedEditor(Editor):
@@ -189,7 +185,7 @@ class SupervisedEditor(Editor):
         return self._cache[key]
 
     def directions(self, generator) -> dict[str, Direction]:
-        if not hasattr(generator, "mapping") and not hasattr(generator, "named_directions"):
+        if not isinstance(generator, Generator):
             require(None, editor="supervised")  # named or fitted directions need a generator
         out = named_directions(generator)
         if self.labels is not None:

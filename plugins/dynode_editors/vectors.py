@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.errors import InputError
+from dynode_core import InputError
 
 
 def parse_layers(layers, num_ws: int | None) -> list[int] | None:

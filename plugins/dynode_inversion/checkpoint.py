@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.weights import check_format, config_of, read_safetensors, write_safetensors
+from dynode_core import InputError
+from dynode_core import check_format, config_of, read_safetensors, write_safetensors
 
 from .backbone import stage_widths
 from .encoder import FORWARDS, EncoderConfig, StyleEncoder
@@ -173,11 +173,12 @@ def resolve_encoder(name_or_path, device="cpu") -> StyleEncoder:
     text = str(name_or_path)
     if Path(text).is_file() or Path(text).suffix in (".safetensors", *TORCH_SUFFIXES):
         return load_encoder(text, device)
-    from dynode_core.plugins import get_registry
+    from dynode_core import get_registry
 
     registry = get_registry()
     if ("encoders", text) not in registry:
         names = ", ".join(registry.names("encoders")) or "(none registered)"
         raise InputError(f"encoder {text!r} is neither a file nor a registered encoder; "
                          f"registered encoders: {names}")
-    return registry.create("encoders", text, device=device)
+    found = registry.create("encoders", text, device=device)
+    return found.to(device) if isinstance(found, torch.nn.Module) else load_encoder(found, device)

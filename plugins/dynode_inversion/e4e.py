@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.errors import InputError
-from dynode_core.interfaces import Inverter, no_progress
+from dynode_core import InputError
+from dynode_core import Inverter, no_progress
 
 from .util import generator_device
 
@@ -34,7 +34,7 @@ class EncoderInverter(Inverter):
 
     def __init__(self, encoder=None, iterations: int = 1, device=None):
         if encoder is None:
-            from dynode_core.plugins import get_registry
+            from dynode_core import get_registry
 
             names = ", ".join(get_registry().names("encoders")) or "(none registered)"
             raise InputError(f"the e4e inverter needs an encoder (a file or a registered name: "
@@ -49,7 +49,7 @@ class EncoderInverter(Inverter):
 
     @property
     def config(self) -> dict:
-        from dynode_core.inversion.cache import fingerprint
+        from dynode_core import weights_fingerprint as fingerprint
 
         return {"name": "e4e", "encoder": str(self.source), "iterations": self.iterations,
                 "encoder_weights": fingerprint(self.encoder)}

@@ -26,9 +26,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynode_stylegan2.model import EqualLinear
-
 from .backbone import DEPTHS, body, input_layer, stage_widths
+
+
+class EqualLinear(nn.Module):
+    """The style blocks' linear map, with the equalised learning rate of e4e's
+    checkpoints: the stored weight is scaled by 1/sqrt(in_dim) at run time."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim))
+        self.bias = nn.Parameter(torch.zeros(out_dim))
+        self.scale = 1.0 / math.sqrt(in_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x * self.scale, self.weight, self.bias)
 
 
 @dataclass

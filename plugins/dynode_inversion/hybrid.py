@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.interfaces import Inverter, no_progress
+from dynode_core import Inverter, no_progress
 
 from .e4e import EncoderInverter
 from .optim import OptimInverter

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from dynode_core.interfaces import Inverter, no_progress
+from dynode_core import Inverter, no_progress
 
 from .util import generator_device
 

@@ -6,7 +6,9 @@ Modules (imported lazily; importing this package loads no torch):
 - :mod:`dynode_shapes.motions`: analytic motions, edits and :func:`~dynode_shapes.motions.video`;
 - :mod:`dynode_shapes.commands`: the ``dynode world`` command group;
 - :mod:`dynode_shapes.regressor`: the factor regressor (``world-factors`` metric);
-- :mod:`dynode_shapes.models`: the bundled ``shapes64`` generator and ``shapes64-e4e`` encoder.
+- :mod:`dynode_shapes.models`: the bundled ``shapes64`` generator and ``shapes64-e4e`` encoder;
+- :mod:`dynode_shapes.bench`: ``dynode bench``, dynamics and edit propagation scored against
+  the world's exact ground truth.
 """
 
 from pathlib import Path
@@ -18,9 +20,11 @@ _WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 @hookimpl
 def register_commands(cli):
+    from .bench.cli import bench
     from .commands import world
 
     cli.add_command(world)
+    cli.add_command(bench)
 
 
 def _world_reader(**_options):
@@ -44,7 +48,7 @@ def register_generators(register):
 @hookimpl
 def register_encoders(register):
     if (_WEIGHTS / "shapes64-e4e.safetensors").is_file():
-        register("shapes64-e4e", lazy("dynode_shapes.models:load_shapes64_encoder"),
+        register("shapes64-e4e", lazy("dynode_shapes.models:shapes64_encoder_file"),
                  generator="shapes64", description="e4e encoder into shapes64's W+ (bundled weights)")
 
 

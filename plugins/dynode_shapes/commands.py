@@ -33,7 +33,7 @@ def motions_command():
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 def video_command(motion, frames, fps, edit, resolution, out, overwrite):
     """Render a clip of MOTION (optionally edited) to --out."""
-    from dynode_core.io import check_new_output
+    from dynode_core import check_new_output
 
     from .motions import frame_times, get_edit, get_motion
 
@@ -58,7 +58,7 @@ def _frames(motion, edit_fn, times, resolution, chunk: int = 256):
 def _write(path, batches, *, fps: float, total: int) -> None:
     from rich.progress import Progress
 
-    from dynode_core.video import write_video
+    from dynode_core import write_video
 
     with Progress(transient=True) as progress:
         task = progress.add_task("rendering", total=total)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from dynode_core.interfaces import Direction
+from dynode_core import Direction
 
 FORMAT = "dynode.shapes-directions/1"
 #: What strength 1.0 moves, per factor, in the world's units (fractions of the frame
@@ -61,7 +61,7 @@ def save_directions(path, tensors: dict, record: dict) -> None:
     """Write fitted tensors (safetensors) and the record (metadata and a JSON sidecar)."""
     from safetensors.torch import save_file
 
-    from dynode_core.io import atomic_path, atomic_write_text
+    from dynode_core import atomic_path, atomic_write_text
 
     with atomic_path(Path(path)) as tmp:
         save_file({k: v.contiguous().float() for k, v in tensors.items()}, str(tmp),

@@ -18,7 +18,7 @@ import json
 from functools import partial
 from pathlib import Path
 
-from dynode_core.errors import DynodeError, InputError
+from dynode_core import DynodeError, InputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 GENERATOR_WEIGHTS = WEIGHTS_DIR / "shapes64.safetensors"
@@ -62,7 +62,7 @@ def _generator_kwargs(config: dict) -> dict:
 def export_generator(checkpoint, path=GENERATOR_WEIGHTS, **notes) -> dict:
     """Write the EMA generator of a training checkpoint as safetensors + JSON (the JSON
     records the step, kimg and ``notes``); returns the JSON's contents."""
-    from dynode_core.io import atomic_write_text
+    from dynode_core import atomic_write_text
     from dynode_stylegan2.loader import save_generator
 
     found = read_training_checkpoint(checkpoint)
@@ -103,8 +103,6 @@ def _bundled_directions(model) -> dict:
     return load_directions(DIRECTIONS, model, GENERATOR_WEIGHTS) if DIRECTIONS.is_file() else {}
 
 
-def load_shapes64_encoder(device="cpu"):
-    """Encoder factory: the bundled ``shapes64-e4e`` weights."""
-    from dynode_inversion.checkpoint import load_encoder
-
-    return load_encoder(ENCODER_WEIGHTS, device)
+def shapes64_encoder_file(device="cpu"):
+    """Encoder factory: the bundled ``shapes64-e4e`` weights file (the e4e inverter reads it)."""
+    return ENCODER_WEIGHTS

@@ -119,7 +119,7 @@ def get_motion(motion: str | Motion) -> Motion:
     if isinstance(motion, Motion):
         return motion
     if motion not in MOTIONS:
-        from dynode_core.errors import InputError
+        from dynode_core import InputError
 
         raise InputError(f"unknown motion {motion!r}; valid motions: {', '.join(MOTIONS)}")
     return MOTIONS[motion]
@@ -129,7 +129,7 @@ def get_edit(edit: str | Callable | None) -> Callable[[Factors], Factors] | None
     if edit is None or callable(edit):
         return edit
     if edit not in EDITS:
-        from dynode_core.errors import InputError
+        from dynode_core import InputError
 
         raise InputError(f"unknown edit {edit!r}; valid edits: {', '.join(EDITS)}")
     return EDITS[edit]
@@ -138,7 +138,7 @@ def get_edit(edit: str | Callable | None) -> Callable[[Factors], Factors] | None
 def frame_times(frames: int, fps: float = DEFAULT_FPS) -> torch.Tensor:
     """Times (frames,) float64 in seconds of frames ``i / fps``."""
     if frames < 1 or fps <= 0:
-        from dynode_core.errors import InputError
+        from dynode_core import InputError
 
         raise InputError(f"need frames >= 1 and fps > 0, got frames={frames}, fps={fps}")
     return torch.arange(frames, dtype=torch.float64) / fps

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynode_core.errors import InputError
-from dynode_core.video_types import FrameBatch, VideoInfo, VideoReader
+from dynode_core import InputError
+from dynode_core import FrameBatch, VideoInfo, VideoReader
 
 from .motions import DEFAULT_FPS, MOTIONS, video
 from .world import RESOLUTION, to_uint8

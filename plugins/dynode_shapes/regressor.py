@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynode_core.errors import DynodeError, InputError
-from dynode_core.weights import check_format, config_of, read_safetensors, write_safetensors
+from dynode_core import DynodeError, InputError
+from dynode_core import check_format, config_of, read_safetensors, write_safetensors
 
 from .world import RESOLUTION, SYMMETRY, Factors
 

@@ -116,7 +116,7 @@ def shape_index(name: str) -> int:
     try:
         return SHAPES.index(name)
     except ValueError:
-        from dynode_core.errors import InputError
+        from dynode_core import InputError
 
         raise InputError(f"unknown shape {name!r}; valid shapes: {', '.join(SHAPES)}") from None
 

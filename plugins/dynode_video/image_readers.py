@@ -13,9 +13,9 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from dynode_core.errors import InputError
-from dynode_core.video_types import FrameBatch, VideoInfo, VideoReader
-from dynode_core.video import batch_frames
+from dynode_core import InputError
+from dynode_core import FrameBatch, VideoInfo, VideoReader
+from dynode_core import batch_frames
 
 from .images import to_rgb
 

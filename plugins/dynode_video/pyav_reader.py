@@ -18,9 +18,9 @@ from typing import Iterator
 import av
 import numpy as np
 
-from dynode_core.errors import InputError
-from dynode_core.video_types import FrameBatch, VideoInfo, VideoReader
-from dynode_core.video import batch_frames
+from dynode_core import InputError
+from dynode_core import FrameBatch, VideoInfo, VideoReader
+from dynode_core import batch_frames
 
 
 def ffmpeg_reason(exc: Exception) -> str:

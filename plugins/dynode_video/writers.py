@@ -13,10 +13,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from dynode_core.errors import InputError
-from dynode_core.video_types import VideoWriter
-from dynode_core.io import OutputError, atomic_path
-from dynode_core.video import iter_frames
+from dynode_core import InputError
+from dynode_core import VideoWriter
+from dynode_core import OutputError, atomic_path
+from dynode_core import iter_frames
 
 
 def _first_and_rest(path: Path, frames) -> tuple[np.ndarray, Iterator[np.ndarray]]:

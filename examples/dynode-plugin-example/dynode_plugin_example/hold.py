@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core.interfaces import Dynamics, no_progress
-from dynode_core.trajectory import LatentTrajectory, check_times
+from dynode_core import Dynamics, no_progress
+from dynode_core import LatentTrajectory, check_times
 
 
 class HoldDynamics(Dynamics):

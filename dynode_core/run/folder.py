@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .io import OutputError
+from ..errors import OutputError
 
 MARKER = ".dynode-run"
 

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +40,7 @@ class RunConfig:
     device: str = "auto"
     seed: int = 0
     batch_size: int = 16
+    gif: bool = False  # a bounded GIF preview beside every video
     out: str = "dynode-run"
 
     def __post_init__(self) -> None:
@@ -78,15 +79,3 @@ class RunConfig:
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
 
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without CUDA is an error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA device is available")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"unknown --device {device!r}; valid: auto, cpu, cuda")
-    return device

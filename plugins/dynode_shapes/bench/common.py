@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import DynodeError, InputError
+from dynode_core import DynodeError, InputError
 
 FORMAT = "dynode.bench/1"
 #: Options applied to a method unless the user gives its own (a bench must end).
@@ -62,10 +62,8 @@ def check_motions(motions) -> None:
 
 def world():
     """The shapes world's motions module (the bench runs on its ground truth)."""
-    try:
-        from dynode_shapes import motions
-    except ImportError as exc:
-        raise DynodeError(f"dynode bench needs the bundled shapes world (dynode_shapes): {exc}")
+    from .. import motions
+
     return motions
 
 
@@ -73,9 +71,9 @@ class Bench:
     """The generator, inverter and scoring shared by every bench task."""
 
     def __init__(self, config: BenchConfig) -> None:
-        from .inversion.select import build_inverter
-        from .plugins import get_registry
-        from .runconfig import resolve_device
+        from dynode_core import build_inverter
+        from dynode_core import get_registry
+        from dynode_core import resolve_device
 
         self.config = config
         self.registry = get_registry()
@@ -85,7 +83,7 @@ class Bench:
                                               device=self.device).eval()
         name = config.inverter
         if name is None:
-            from .inversion.select import default_encoder
+            from dynode_core import default_encoder
 
             name = "e4e" if default_encoder(config.generator) else "optim"
         self.inverter_name = name
@@ -109,8 +107,8 @@ class Bench:
                                      clip.factors)
         truth = self._clips[key]
         if invert and truth.codes is None:
-            from .interfaces import FrameBatch
-            from .inversion import invert_video
+            from dynode_core import FrameBatch
+            from dynode_core import invert_video
 
             start = time.perf_counter()
             traj = invert_video([FrameBatch(truth.frames, truth.times.numpy())], self.generator,
@@ -119,14 +117,14 @@ class Bench:
         return truth
 
     def render(self, codes: torch.Tensor) -> np.ndarray:
-        from .render import render_all
+        from dynode_core import render_all
 
         return render_all(self.generator, codes.float(), batch_size=16)
 
     def score(self, frames: np.ndarray, truth: Truth, index, codes=None) -> dict:
         """PSNR / SSIM against the truth's frames at ``index``, latent MSE against its
         codes there (when ``codes`` are given), and the regressor's factor errors."""
-        from .metrics import psnr_ssim
+        from dynode_core import psnr_ssim
 
         index = np.asarray(index)
         out = psnr_ssim(frames, truth.frames[index])

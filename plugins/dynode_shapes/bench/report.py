@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from .io import atomic_path, atomic_write_text, check_new_output
+from dynode_core import atomic_path, atomic_write_text, check_new_output
 
 #: Interpolation targets: (motion, sampling, dB that ``ode`` must gain over ``linear``).
 INTERPOLATION_TARGETS = (("circle", "every 4", 1.0), ("spin", "every 4", 1.0))

@@ -32,9 +32,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .bench import method_kind, resolve_methods
-from .bench_common import Bench, BenchConfig, Truth, check_motions
-from .interfaces import no_progress
+from .interpolate import method_kind, resolve_methods
+from .common import Bench, BenchConfig, Truth, check_motions
+from dynode_core import no_progress
 
 DIRECTION_FORMAT = "dynode.bench-direction/1"
 #: Strengths tried on frame 0, in multiples of the W samples' spread along the direction.
@@ -42,16 +42,16 @@ CALIBRATION = np.linspace(0.0, 4.0, 17)
 
 
 def strategies(dynamics) -> list[str]:
-    """The propagation strategies that apply to ``dynamics`` (``cde`` only to the cde)."""
-    from .edits import PROPAGATIONS, dynamics_name
+    """The propagation strategies that apply to ``dynamics`` (``cde`` only to controlled ones)."""
+    from dynode_core import PROPAGATIONS
 
-    return [s for s in PROPAGATIONS if s != "cde" or dynamics_name(dynamics) == "cde"]
+    return [s for s in PROPAGATIONS if s != "cde" or dynamics.controlled]
 
 
 def consistency(dynamics, traj, edit, strategy: str, times) -> tuple[torch.Tensor, dict]:
     """Edited codes at ``times`` and their consistency against the video and the model."""
-    from .edits import propagate_edit, reference_codes
-    from .plugins import get_registry
+    from dynode_core import propagate_edit, reference_codes
+    from dynode_core import get_registry
 
     start = time.perf_counter()
     edited = propagate_edit(dynamics, traj, edit, strategy=strategy, times=times)
@@ -109,7 +109,7 @@ def _read(bench: Bench, frames) -> dict:
 def _cache_file(bench: Bench, edit_name: str, target: float) -> Path:
     import os
 
-    from .inversion.cache import fingerprint
+    from dynode_core import weights_fingerprint as fingerprint
 
     c = bench.config
     root = Path(c.cache) if c.cache else Path(
@@ -125,8 +125,8 @@ def fitted_direction(bench: Bench, edit_name: str, target: float):
     regressor's labels of generator samples; cached on disk."""
     from safetensors.torch import load_file, save_file
 
-    from .interfaces import Direction
-    from .io import atomic_path
+    from dynode_core import Direction
+    from dynode_core import atomic_path
 
     path = _cache_file(bench, edit_name, target)
     if path.is_file():
@@ -164,7 +164,7 @@ def named_strength(direction, before, after) -> float:
 
 def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
     """The resolved :class:`~dynode_core.edits.Edit` of ``edit_name`` and how it was found."""
-    from .edits import Edit, EditSpec, create_editor
+    from dynode_core import Edit, EditSpec, create_editor
 
     editor = create_editor("supervised")
     named = editor.directions(bench.generator).get(edit_name)
@@ -195,8 +195,8 @@ def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
 # ------------------------------------------------------------------------ run
 def run_edit(config: BenchConfig, progress=no_progress, bench: Bench | None = None) -> list[dict]:
     """Rows (one per motion, edit, dynamics and strategy, plus references) of the edit bench."""
-    from .errors import InputError
-    from .trajectory import LatentTrajectory
+    from dynode_core import InputError
+    from dynode_core import LatentTrajectory
 
     unknown = [e for e in config.edits if e not in TARGETS]
     if unknown:

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .bench_common import FORMAT, Bench, BenchConfig, Truth, check_motions
-from .errors import InputError
-from .interfaces import no_progress
+from .common import FORMAT, Bench, BenchConfig, Truth, check_motions
+from dynode_core import InputError
+from dynode_core import no_progress
 
 __all__ = ["EXTRAPOLATIONS", "FORMAT", "PIXEL", "QUICK", "REFERENCE", "Bench", "BenchConfig",
            "Sampling", "Truth", "method_kind", "method_row", "resolve_methods",
@@ -82,7 +82,7 @@ EXTRAPOLATIONS = {"hold-last": _hold_last, "constant-velocity": _constant_veloci
 
 
 def dynamics_names() -> list[str]:
-    from .plugins import get_registry
+    from dynode_core import get_registry
 
     return get_registry().names("dynamics")
 
@@ -180,7 +180,7 @@ _RUNNERS = {"latent": _latent, "baseline": _latent, "pixel": _pixel, "reference"
 
 
 def _trajectory(truth: Truth, index: np.ndarray):
-    from .trajectory import LatentTrajectory
+    from dynode_core import LatentTrajectory
 
     idx = torch.as_tensor(index)
     return LatentTrajectory(truth.times[idx], truth.codes[idx], "w+", {"motion": truth.motion})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from dynode_core import ComponentName
 
 
 class _Names(click.ParamType):
@@ -80,7 +80,7 @@ def _common(func):
 
 
 def _method_options(items) -> dict:
-    from ..params import parse_options
+    from dynode_core import parse_options
 
     out: dict = {}
     for key, value in parse_options(items, "--option").items():
@@ -118,8 +118,8 @@ def _command_line(ctx) -> str:
 def _config(ctx, **given):
     from click.core import ParameterSource
 
-    from ..bench import QUICK
-    from ..bench_common import BenchConfig
+    from .interpolate import QUICK
+    from .common import BenchConfig
 
     values = dict(given)
     values["options"] = _method_options(given["options"])
@@ -139,10 +139,10 @@ def _run(ctx, task: str, runner, plot, config, out, overwrite, quiet) -> None:
     import time
     from dataclasses import asdict
 
-    from ..bench_common import FORMAT
-    from ..bench_report import add_comparisons, check_outputs, print_tables, write_outputs
-    from ..progress import Progressor
-    from ..provenance import versions
+    from .common import FORMAT
+    from .report import add_comparisons, check_outputs, print_tables, write_outputs
+    from dynode_core import Progressor
+    from dynode_core import versions
 
     paths = check_outputs(out, task, overwrite)
     start = time.perf_counter()
@@ -176,8 +176,8 @@ def bench():
 def interpolate(ctx, out, overwrite, quiet, quick, no_extrapolate, **given):
     """Predict held-out frames from every k-th one: every dynamics against pixel baselines
     and the held-out frames' own inversions; and extrapolate the last 25% of each clip."""
-    from ..bench import run_interpolate
-    from ..bench_report import plot_interpolation
+    from .interpolate import run_interpolate
+    from .report import plot_interpolation
 
     config = _config(ctx, **given, extrapolate=not no_extrapolate)
     _run(ctx, "interpolate", run_interpolate, plot_interpolation, config, out, overwrite, quiet)
@@ -195,10 +195,8 @@ def interpolate(ctx, out, overwrite, quiet, quick, no_extrapolate, **given):
 def edit(ctx, out, overwrite, quiet, quick, **given):
     """Edit frame 0 (world edits hue and size) and propagate with every strategy; score
     against the exactly rendered edited video (PSNR, flicker, motion error)."""
-    from ..bench_edit import run_edit
-    from ..bench_report import plot_edit
+    from .edit import run_edit
+    from .report import plot_edit
 
     _run(ctx, "edit", run_edit, plot_edit, _config(ctx, **given), out, overwrite, quiet)
 
-
-COMMANDS = [bench]

@@ -29,7 +29,7 @@ def trajectory_plot(path, *, observed_times, observed, path_times, fitted, linea
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from ..io import atomic_path
 
     mean, basis = _pca_basis(observed)
     obs2 = _project(observed, mean, basis)

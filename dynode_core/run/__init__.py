@@ -1,0 +1,112 @@
+"""``dynode run`` as a Python API: video -> codes -> dynamics -> interpolated and edited videos.
+
+    from dynode_core import RunConfig, run_pipeline
+    result = run_pipeline(RunConfig(input="clip.mp4", edits=["sefa:0:2.0"], out="runs/clip"))
+    print(result.metrics["reconstruction_psnr"], result.folder)
+
+The package holds the whole run: :mod:`.config` (``RunConfig``), :mod:`.context`
+(the one :class:`RunContext` every stage reads), :mod:`.runner` (stages and the
+hooks around them), :mod:`.stages` and :mod:`.outputs` (the default stages),
+:mod:`.source` (the single decode of the input), :mod:`.folder` and
+:mod:`.report`. Outputs are listed in :data:`ARTIFACTS`; ``config.toml`` in the
+run folder reproduces the run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..io import atomic_write_text
+from ..trajectory import LatentTrajectory
+from ..device import resolve_device
+from .config import RunConfig
+
+__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline"]
+
+#: What a run folder holds (edited_<name>.mp4 per edit; extrapolated.* when asked;
+#: a GIF preview of every video with ``gif``).
+ARTIFACTS = ("input.mp4", "reconstruction.mp4", "interpolated.mp4", "contact_sheet.png",
+             "trajectory.png", "metrics.json", "config.toml", "latents.safetensors",
+             "interpolated.safetensors", "dynamics")
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    trajectory: LatentTrajectory
+    interpolated: LatentTrajectory
+    edited: dict[str, torch.Tensor] = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+def _prepare(config: RunConfig, resume: bool, overwrite: bool, progress, plugin_manager):
+    """Everything checked and loaded before the first stage; the run context."""
+    from ..interfaces import require
+    from ..plugins import get_registry
+    from ..video import probe_video
+    from .context import RunContext
+    from .folder import prepare_run_folder
+    from .source import check_input_frames, reader_options, source_name
+
+    device = resolve_device(config.device)
+    name = source_name(config)
+    info = probe_video(name, **reader_options(config, name))  # bad input fails here
+    check_input_frames(info.frames, name)
+    generator = get_registry().create("generators", config.generator,
+                                      checkpoint=config.checkpoint, device=device)
+    require(generator, "generators", config.generator)
+    folder = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
+    atomic_write_text(folder / "config.toml", config.to_toml())
+    return RunContext(config=config, folder=folder, device=device, generator=generator,
+                      progress=progress, resume=resume, info=info)
+
+
+def _metrics(ctx, started: float) -> dict:
+    from ..provenance import versions
+    from .runner import peak_rss_mb
+
+    traj, dynamics = ctx.results["invert"], ctx.results["fit"]
+    fit_stats = dict(dynamics.fit_stats or {})
+    return {"frames": len(traj), "interpolated_frames": len(ctx.results["interpolate"]
+                                                            ["interpolated"]),
+            "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
+            **ctx.results["render"].metrics, "fit": fit_stats, "fit_loss": fit_stats.get("loss"),
+            "stages": ctx.stages, "total_seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True, console=None, plugin_manager=None,
+                 stages=None) -> RunResult:
+    """Run every stage for ``config``; returns the codes, the paths and the metrics.
+
+    ``stages``: the :class:`~dynode_core.run.runner.Stages` to run (default: the
+    default stages, extended by plugins' ``add_stages`` hooks).
+    """
+    from ..progress import Progressor
+    from .runner import StageRunner
+    from .stages import default_stages
+
+    started = time.perf_counter()
+    runner = StageRunner(plugin_manager)
+    if stages is None:
+        stages = default_stages()
+        runner.pm.hook.add_stages(stages=stages)
+    bar = Progressor(enabled=progress, console=console)
+    ctx = _prepare(config, resume, overwrite, bar, plugin_manager)
+    torch.manual_seed(config.seed)
+    try:
+        with bar:
+            runner.run_all(stages, ctx)
+    finally:
+        if ctx.targets is not None:
+            ctx.targets.close()
+    metrics = _metrics(ctx, started)
+    atomic_write_text(ctx.folder / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    return RunResult(ctx.folder, ctx.results["invert"], ctx.results["interpolate"]["interpolated"],
+                     ctx.results["edit"], metrics)

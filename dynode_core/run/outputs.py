@@ -1,0 +1,161 @@
+"""The last two stages of ``dynode run``: render every output video, then write the rest.
+
+``render`` takes a plan, ``{name: Output}`` (the reconstruction, the interpolated
+and extrapolated paths and every edit), so a hook that replaces the ``edit`` or
+``interpolate`` result changes what is rendered. Each output streams to
+``NAME.mp4`` batch by batch; with ``--gif`` a bounded preview ``NAME.gif`` is
+written too (at most :data:`GIF_MAX_FRAMES` frames, evenly spaced, and
+:data:`GIF_MAX_SIDE` pixels a side), so no output is ever held whole in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..render import contact_sheet, pick_columns, render_batches
+
+SHEET_COLUMNS = 8
+GIF_MAX_FRAMES = 256
+GIF_MAX_SIDE = 256
+
+
+@dataclass
+class Output:
+    """One video to render: its codes, frame rate, and its contact-sheet label (or None)."""
+
+    codes: torch.Tensor
+    fps: float
+    label: str | None = None
+
+
+@dataclass
+class Rendered:
+    """Frames picked for the contact sheet, and the image metrics."""
+
+    sheet_rows: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+
+def render_plan(ctx) -> dict[str, Output]:
+    """What the render stage renders, from the invert, interpolate and edit results."""
+    traj, paths, edited = (ctx.results[s] for s in ("invert", "interpolate", "edit"))
+    fps, factor = traj.meta["fps"], ctx.config.interpolate
+    plan = {"reconstruction": Output(traj.latents, fps, "reconstruction"),
+            "interpolated": Output(paths["interpolated"].latents, fps * factor,
+                                   f"interpolated x{factor}")}
+    if "extrapolated" in paths:
+        plan["extrapolated"] = Output(paths["extrapolated"].latents, fps * factor)
+    for i, (name, codes) in enumerate(edited.items()):
+        plan[f"edited_{name}"] = Output(codes, fps, f"edited {name}" if i == 0 else None)
+    return plan
+
+
+class GifPreview:
+    """Evenly spaced, size-capped frames of a video, written as a GIF at the end."""
+
+    def __init__(self, count: int, fps: float) -> None:
+        self.stride = max(1, math.ceil(count / GIF_MAX_FRAMES))
+        self.fps = fps / self.stride
+        self.frames: list[np.ndarray] = []
+        self.seen = 0
+
+    def add(self, batch: np.ndarray) -> None:
+        from PIL import Image
+
+        for frame in batch:
+            if self.seen % self.stride == 0:
+                side = max(frame.shape[:2])
+                if side > GIF_MAX_SIDE:
+                    scale = GIF_MAX_SIDE / side
+                    size = (round(frame.shape[1] * scale), round(frame.shape[0] * scale))
+                    frame = np.asarray(Image.fromarray(frame).resize(size, Image.BILINEAR))
+                self.frames.append(frame)
+            self.seen += 1
+
+    def write(self, path) -> None:
+        from ..video import write_video
+
+        write_video(path, self.frames, fps=self.fps)
+
+
+def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
+    """Render ``output`` to ``NAME.mp4`` (and its GIF preview); returns the sheet's frames.
+    ``on_batch(frames)`` sees every rendered batch."""
+    from ..video import write_video
+
+    count = len(output.codes)
+    picks = set(pick_columns(count, SHEET_COLUMNS).tolist())
+    kept, offset = [], 0
+    preview = GifPreview(count, output.fps) if ctx.config.gif else None
+    task = ctx.progress.task(f"render {name}", count)
+
+    def frames():
+        nonlocal offset
+        for batch in render_batches(ctx.generator, output.codes,
+                                    batch_size=ctx.config.batch_size, progress=task):
+            kept.extend(batch[i - offset] for i in sorted(picks)
+                        if offset <= i < offset + len(batch))
+            offset += len(batch)
+            if on_batch is not None:
+                on_batch(batch)
+            if preview is not None:
+                preview.add(batch)
+            yield batch
+
+    write_video(ctx.folder / f"{name}.mp4", frames(), fps=output.fps)
+    if preview is not None:
+        preview.write(ctx.folder / f"{name}.gif")
+    return np.stack(kept)
+
+
+def render(ctx, plan: dict[str, Output]) -> Rendered:
+    """Every output of the plan to video; the reconstruction is scored against the input
+    as the generator sees it (PSNR / SSIM)."""
+    from ..metrics import QualityMeter
+
+    targets = ctx.targets
+    rendered = Rendered(sheet_rows=[("input", targets.pick(pick_columns(targets.count,
+                                                                        SHEET_COLUMNS)))])
+    meter, done = QualityMeter(), 0
+
+    def score(frames: np.ndarray) -> None:
+        nonlocal done
+        meter.update(frames, targets.read(done, done + len(frames)))
+        done += len(frames)
+
+    for name, output in plan.items():
+        sheet = render_output(ctx, name, output,
+                              on_batch=score if name == "reconstruction" else None)
+        if output.label is not None:
+            rendered.sheet_rows.append((output.label, sheet))
+    quality = meter.compute()
+    if quality:
+        rendered.metrics.update({"reconstruction_psnr": quality["psnr"],
+                                 "reconstruction_ssim": quality["ssim"]})
+    targets.close()
+    return rendered
+
+
+def write(ctx, rendered: Rendered) -> None:
+    """The contact sheet, the codes of every path and edit, and the trajectory plot."""
+    from .report import trajectory_plot
+
+    folder, traj = ctx.folder, ctx.results["invert"]
+    paths, edited, dynamics = (ctx.results[s] for s in ("interpolate", "edit", "fit"))
+    contact_sheet(rendered.sheet_rows, folder / "contact_sheet.png", columns=SHEET_COLUMNS,
+                  scale=max(1, 96 // max(1, rendered.sheet_rows[0][1].shape[1])))
+    for name, path in paths.items():
+        path.save(folder / f"{name}.safetensors")
+    for name, codes in edited.items():
+        traj.with_latents(codes, edit=name).save(folder / f"edited_{name}.safetensors")
+    dense = paths["interpolated"]
+    samples = dynamics.sample(dense.times, 8) if dynamics.stochastic else None
+    trajectory_plot(folder / "trajectory.png", observed_times=traj.times, observed=traj.latents,
+                    path_times=dense.times, fitted=dense.latents,
+                    linear=traj.linear_at(dense.times),
+                    edited=next(iter(edited.values()), None), samples=samples,
+                    title=f"{ctx.config.dynamics}: observed codes and fitted path")

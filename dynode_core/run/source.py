@@ -1,0 +1,192 @@
+"""The run's input, decoded once.
+
+:class:`Source` streams the input's frames one batch at a time, exactly once per
+run: as the inverter pulls batches, each one is also appended to the run's
+``input.mp4`` copy (a writer fed from a bounded queue) and its timestamps kept.
+:class:`FrameStore` keeps the frames as the generator sees them (cropped and
+resized, uint8) in a file beside the run, so the reconstruction metric reads
+them back without a second decode. Memory stays bounded by a few batches.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def source_name(config) -> str:
+    """The input a config names (the demo clip when it names none)."""
+    return str(config.input or f"world:{config.demo_motion}:{config.demo_frames}")
+
+
+def reader_options(config, source: str) -> dict:
+    return {"fps": config.fps} if config.fps and Path(source).is_dir() else {}
+
+
+def check_input_frames(count: int, source: str) -> None:
+    """A video must hold at least two frames to have a trajectory."""
+    if count == 0:
+        raise InputError(f"{source} holds no frames")
+    if count == 1:
+        raise InputError(f"{source} holds a single frame; a trajectory needs at least two")
+
+
+class _Done:
+    """Queue sentinel: the stream ended normally."""
+
+
+class _Aborted(Exception):
+    """Raised inside a writer whose stream was abandoned, so it keeps no file."""
+
+
+class VideoStreamWriter:
+    """Push frames to a (pull-based) registered video writer running in a thread.
+
+    ``add(frames)`` blocks when ``depth`` batches are waiting; leaving the
+    ``with`` block normally finishes the file, leaving it by an exception
+    abandons it (the writer writes atomically, so no partial file remains).
+    """
+
+    def __init__(self, path: Path, fps: float, depth: int = 2) -> None:
+        self.path, self.fps = Path(path), fps
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def _frames(self):
+        while True:
+            item = self._queue.get()
+            if item is _Done:
+                return
+            if item is _Aborted:
+                raise _Aborted()
+            yield item
+
+    def _write(self) -> None:
+        from ..video import write_video
+
+        try:
+            write_video(self.path, self._frames(), fps=self.fps)
+        except _Aborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+            item = None
+            while item is not _Done and item is not _Aborted:
+                item = self._queue.get()  # drain so the producer never blocks on a dead writer
+
+    def __enter__(self) -> "VideoStreamWriter":
+        self._thread.start()
+        return self
+
+    def add(self, frames: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frames)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(_Aborted if exc_type is not None else _Done)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+
+@dataclass
+class Source:
+    """The input of one run: its name, probe and a one-shot stream of its frames.
+
+    ``batches()`` decodes the input (at most ``total`` frames), copies it to
+    ``copy_to`` on the way and records ``times``; it may be iterated once.
+    """
+
+    name: str
+    info: object
+    total: int
+    batch_size: int
+    options: dict = field(default_factory=dict)
+    copy_to: Path | None = None
+    progress: object = None
+    times: list = field(default_factory=list)
+    _used: bool = False
+
+    @property
+    def fps(self) -> float:
+        return float(self.info.fps)
+
+    def batches(self) -> Iterator:
+        if self._used:
+            raise RuntimeError(f"{self.name} was streamed already: a run decodes it once")
+        self._used = True
+        return self._stream()
+
+    def _decoded(self):
+        from ..video import read_video
+        from ..video_types import FrameBatch
+
+        count = 0
+        for batch in read_video(self.name, self.batch_size, **self.options):
+            keep = min(len(batch.frames), self.total - count)
+            if keep <= 0:
+                return
+            count += keep
+            yield FrameBatch(frames=batch.frames[:keep], times=batch.times[:keep])
+
+    def _stream(self):
+        with VideoStreamWriter(self.copy_to, self.fps) as copy:
+            for batch in self._decoded():
+                copy.add(batch.frames)
+                self.times.append(np.asarray(batch.times, dtype=np.float64))
+                if self.progress is not None:
+                    self.progress(len(batch.frames))
+                yield batch
+
+    def all_times(self) -> np.ndarray:
+        return np.concatenate(self.times) if self.times else np.zeros(0)
+
+
+class FrameStore:
+    """Frames of one size appended to a file and read back by index range (uint8).
+
+    Plain file reads and writes: nothing is memory-mapped, so reading a range
+    costs only that range's memory. The file is removed by :meth:`close`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix=".frames.", suffix=".u8", dir=folder)
+        os.close(fd)
+        self.path = Path(name)
+        self.shape: tuple | None = None
+        self.count = 0
+
+    def append(self, frames: np.ndarray) -> None:
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if self.shape is None:
+            self.shape = tuple(frames.shape[1:])
+        elif tuple(frames.shape[1:]) != self.shape:
+            raise ValueError(f"frames of shape {frames.shape[1:]} do not match {self.shape}")
+        with open(self.path, "ab") as f:
+            f.write(frames.tobytes())
+        self.count += len(frames)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.count)
+        size = int(np.prod(self.shape))
+        with open(self.path, "rb") as f:
+            f.seek(start * size)
+            data = np.fromfile(f, dtype=np.uint8, count=(stop - start) * size)
+        return data.reshape(stop - start, *self.shape)
+
+    def pick(self, indices) -> np.ndarray:
+        return np.stack([self.read(int(i), int(i) + 1)[0] for i in indices])
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
