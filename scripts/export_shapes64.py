@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins"), str(ROOT / "scripts"))
+                if p not in sys.path]
 
-from dynode_shapes.models import GENERATOR_WEIGHTS, export_generator  # noqa: E402
+from dynode_shapes.models import GENERATOR_WEIGHTS  # noqa: E402
+from shapes_checkpoints import export_generator  # noqa: E402
 
 
 def main(argv=None) -> None:

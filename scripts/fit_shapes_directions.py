@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins"), str(ROOT / "scripts"))
+                if p not in sys.path]
 
 from dynode_shapes.directions import save_directions, weights_sha256  # noqa: E402
 from dynode_shapes.models import DIRECTIONS, GENERATOR_WEIGHTS  # noqa: E402
@@ -26,7 +27,7 @@ def main(argv=None) -> None:
     import torch
 
     from dynode_core.provenance import versions
-    from dynode_shapes.fit_directions import fit_directions
+    from shapes_fit_directions import fit_directions
     from dynode_stylegan2.loader import load_generator
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

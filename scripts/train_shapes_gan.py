@@ -2,7 +2,7 @@
 
 Non-saturating logistic loss, lazy R1 on reals (every 16 steps), optional lazy
 path-length regularisation, style mixing, an EMA generator with ramp-up (the steps are
-``dynode_stylegan2.training``), Adam (betas (0, 0.99)) with the lazy-regularisation
+``scripts/stylegan2_steps.py``), Adam (betas (0, 0.99)) with the lazy-regularisation
 correction. Optionally (``--recon``, ``--adversarial 0`` for a supervised warm-up) an L1
 loss ties G(z) to the render of ``dynode_shapes.world.latent_factors(z)``. Seeded and
 resumable: every ``--ckpt-every`` steps the G, D, G_ema, optimisers, step and
@@ -28,17 +28,18 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins")) if p not in sys.path]
+sys.path[:0] = [p for p in (str(ROOT), str(ROOT / "plugins"), str(ROOT / "scripts"))
+                if p not in sys.path]
 
 from dynode_core.io import atomic_path  # noqa: E402
 from dynode_core.render import contact_sheet, to_uint8  # noqa: E402
-from dynode_shapes.gan_targets import RECON_TARGETS, check_held, reconstruction_loss  # noqa: E402
+from shapes_gan_targets import RECON_TARGETS, check_held, reconstruction_loss  # noqa: E402
 from dynode_shapes.world import render, sample_factors  # noqa: E402
 from dynode_stylegan2.discriminator import Discriminator  # noqa: E402
 from dynode_stylegan2.model import StyleGAN2Generator  # noqa: E402
-from dynode_stylegan2.training import d_step, g_step, update_ema  # noqa: E402
+from shapes_checkpoints import TRAIN_FORMAT as FORMAT  # noqa: E402
+from stylegan2_steps import d_step, g_step, update_ema  # noqa: E402
 
-FORMAT = "dynode.shapes-gan-train/1"
 #: Options stored in a checkpoint; a resumed run takes them from there ...
 CONFIG_KEYS = ("size", "channels", "d_channels", "style_dim", "n_mlp", "batch", "lr", "r1",
                "pl_weight", "mixing", "ema_kimg", "ema_rampup", "seed", "recon",
@@ -79,7 +80,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, set[str]]:
                    help="weight of an L1 loss tying G(z) to the render of latent_factors(z), object "
                         "pixels weighted up (0: off; G steps then skip style mixing)")
     p.add_argument("--recon-target", default="render", choices=sorted(RECON_TARGETS),
-                   help="what --recon compares (dynode_shapes.gan_targets): the exact render, or "
+                   help="what --recon compares (scripts/shapes_gan_targets.py): the exact render, or "
                         "only the pixels every shape and rotation agree on")
     p.add_argument("--recon-hold", default="", type=held_factors,
                    help="comma-separated factors the --recon target holds at mid-range, e.g. "

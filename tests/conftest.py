@@ -18,6 +18,7 @@ def load_script(name: str, folder: str = "scripts"):
     """``FOLDER/NAME.py`` imported as a module (scripts and benchmarks are not packages)."""
     spec = importlib.util.spec_from_file_location(name, REPO / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it executes
     spec.loader.exec_module(module)
     return module
 

@@ -1,4 +1,4 @@
-"""The shapes GAN's reconstruction targets (dynode_shapes.gan_targets)."""
+"""The shapes GAN's reconstruction targets (scripts/shapes_gan_targets.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import pytest
 import torch
 from torch.nn.functional import avg_pool2d
 
-from dynode_shapes.gan_targets import reconstruction_loss, target_factors
 from dynode_shapes.world import SAMPLE_RANGES, SHAPES, edge_distance, latent_factors, render
+
+from conftest import load_script
+
+_targets = load_script("shapes_gan_targets")
+reconstruction_loss, target_factors = _targets.reconstruction_loss, _targets.target_factors
 
 
 @pytest.fixture(scope="module")

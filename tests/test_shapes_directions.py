@@ -14,8 +14,11 @@ from dynode_core.plugins import get_registry
 from dynode_editors.vectors import sample_w
 from dynode_shapes import models
 from dynode_shapes.directions import AMOUNTS, load_directions, weights_sha256
-from dynode_shapes.fit_directions import Reader, _change
 from dynode_shapes.world import Factors
+
+from conftest import load_script
+
+FIT = load_script("shapes_fit_directions")  # training tooling: scripts/
 
 NAMES = {"x", "y", "size", "hue", "bg_hue", "x-linear", "y-linear", "size-linear"}
 
@@ -45,14 +48,14 @@ def test_guided_hue_edit_turns_the_hue_and_keeps_the_rest(shapes64):
     edit = resolve_edit("supervised:hue:1", shapes64)
     edited = edit.apply(codes)
     assert edited.shape == codes.shape
-    read = Reader(shapes64)
+    read = FIT.Reader(shapes64)
     before, after = read(codes), read(edited)
-    turned = _change("hue", after["hue"], before["hue"])
+    turned = FIT._change("hue", after["hue"], before["hue"])
     assert turned.mean() == pytest.approx(0.25, abs=0.06)
     for factor in ("x", "y"):
         assert float((after[factor] - before[factor]).abs().max()) * 64 < 2.0
     half = resolve_edit("supervised:hue:-0.5", shapes64).apply(codes)
-    assert _change("hue", read(half)["hue"], before["hue"]).mean() == pytest.approx(-0.125, abs=0.05)
+    assert FIT._change("hue", read(half)["hue"], before["hue"]).mean() == pytest.approx(-0.125, abs=0.05)
 
 
 def test_linear_direction_is_a_straight_calibrated_move(shapes64):

@@ -57,7 +57,8 @@ def _training_checkpoint(path: Path, step: int = 40) -> torch.nn.Module:
     torch.manual_seed(0)
     g = StyleGAN2Generator(8, 16, 2, channels={4: 8, 8: 8})
     g.estimate_mean_latent(64)
-    torch.save({"format": models.TRAIN_FORMAT, "step": step, "config": {"batch": 4, "lr": 0.002},
+    fmt = load_script("shapes_checkpoints").TRAIN_FORMAT
+    torch.save({"format": fmt, "step": step, "config": {"batch": 4, "lr": 0.002},
                 "g_ema": g.state_dict(), "g_ema_config": g.config, "g": {}, "d": {}}, path)
     return g.eval()
 
@@ -84,7 +85,8 @@ def test_export_round_trips_a_training_checkpoint(tmp_path):
 def test_export_refuses_other_files(tmp_path):
     torch.save({"g_ema": {}}, tmp_path / "other.pt")
     with pytest.raises(InputError, match="not a dynode.shapes-gan-train/1 checkpoint"):
-        models.export_generator(tmp_path / "other.pt", tmp_path / "g.safetensors")
+        load_script("shapes_checkpoints").export_generator(tmp_path / "other.pt",
+                                                            tmp_path / "g.safetensors")
 
 
 # ------------------------------------------------------------------ regressor

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.functional import avg_pool2d
 
-from .world import (CONTINUOUS, RESOLUTION, SAMPLE_RANGES, _TRIANGLE_CIRCUMRADIUS, Factors,
+from dynode_shapes.world import (CONTINUOUS, RESOLUTION, SAMPLE_RANGES, _TRIANGLE_CIRCUMRADIUS, Factors,
                     edge_distance, latent_factors, object_mask, render)
 
 #: Extra weight of the object's pixels (the object covers ~5 % of a frame; unweighted, an

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .directions import AMOUNTS, PERIODIC, FactorDirection, build_direction
-from .factor_errors import circular_difference
-from .world import RESOLUTION
+from dynode_shapes.directions import AMOUNTS, PERIODIC, FactorDirection, build_direction
+from dynode_shapes.factor_errors import circular_difference
+from dynode_shapes.world import RESOLUTION
 
 #: Factors read, and how their changes are reported (multiplier to px / degrees).
 REPORT_UNITS = {"x": RESOLUTION, "y": RESOLUTION, "size": RESOLUTION, "hue": 360.0,
@@ -23,7 +23,7 @@ class Reader:
     """Renders W+ codes with the generator and reads their factors with the regressor."""
 
     def __init__(self, generator, batch_size: int = 64) -> None:
-        from .regressor import load_regressor
+        from dynode_shapes.regressor import load_regressor
 
         self.generator, self.batch_size = generator, batch_size
         self.device = next(generator.parameters()).device
@@ -31,7 +31,7 @@ class Reader:
 
     @torch.no_grad()
     def __call__(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
-        from .regressor import predict_factors
+        from dynode_shapes.regressor import predict_factors
 
         out: dict[str, list] = {f: [] for f in AMOUNTS}
         for chunk in codes.split(self.batch_size):
