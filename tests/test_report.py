@@ -26,14 +26,43 @@ def test_contact_sheet_has_one_row_per_label(tmp_path):
     assert list(pick_columns(20, 5)) == [0, 5, 10, 14, 19]
 
 
-def test_trajectory_plot_writes_a_png(tmp_path):
-    obs = torch.randn(6, 2, 4)
-    dense = torch.randn(21, 2, 4)
-    t_obs, t_dense = torch.linspace(0, 1, 6), torch.linspace(0, 1, 21)
-    path = trajectory_plot(tmp_path / "t.png", observed_times=t_obs, observed=obs,
-                           path_times=t_dense, fitted=dense, linear=dense * 0.5,
-                           edited=dense + 1, samples=torch.randn(3, 21, 2, 4))
-    assert Image.open(path).size[0] > 500
+def _plot(path, **changes):
+    """``trajectory_plot`` of fixed random codes as an (H, W, 3) int array; ``changes``
+    replace (or, with None, leave out) the fitted / straight / edited paths and samples."""
+    g = torch.Generator().manual_seed(0)
+    obs, dense = torch.randn(6, 2, 4, generator=g), torch.randn(21, 2, 4, generator=g)
+    curves = {"fitted": dense, "linear": dense * 0.5, "edited": dense + 1,
+              "samples": torch.randn(3, 21, 2, 4, generator=g), **changes}
+    out = trajectory_plot(path, observed_times=torch.linspace(0, 1, 6), observed=obs,
+                          path_times=torch.linspace(0, 1, 21), **curves)
+    return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+
+def _pixels(img, rgb):
+    """Mask of the pixels within 2 levels of ``rgb`` (a line's unblended core)."""
+    return np.abs(img - np.array(rgb)).max(axis=-1) <= 2
+
+
+C0, C3 = (31, 119, 180), (214, 39, 40)  # matplotlib's colours of the fitted and edited paths
+
+
+def test_trajectory_plot_draws_every_path(tmp_path):
+    full = _plot(tmp_path / "full.png")
+    # the fitted path: blue pixels spread over both panels (a path, not only a legend
+    # stub); none at all when there is no fitted path
+    half = full.shape[1] // 2
+    for panel in (full[:, :half], full[:, half:]):
+        ys, xs = np.nonzero(_pixels(panel, C0))
+        assert len(xs) > 300 and np.ptp(xs) > 100 and np.ptp(ys) > 100
+    assert not _pixels(_plot(tmp_path / "nofit.png", fitted=None), C0).any()
+    # the edited path is red, and only there when given
+    assert _pixels(full, C3).sum() > 300
+    no_edit = _plot(tmp_path / "noedit.png", edited=None)
+    assert not _pixels(no_edit, C3).any() and _pixels(no_edit, C0).sum() > 300
+    # the SDE samples change both panels (paths on the left, the 5-95 % band on the right)
+    no_samples = _plot(tmp_path / "nosamples.png", samples=None)
+    changed = (no_samples != full).any(axis=-1)
+    assert changed[:, :half].sum() > 100 and changed[:, half:].sum() > 100
 
 
 def test_run_config_round_trips_through_toml(tmp_path):
