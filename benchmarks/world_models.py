@@ -2,7 +2,8 @@
 
 (a) realism: a CNN (3 conv layers) trained to tell ``--n-real`` world renders from as
     many generator samples, until its validation accuracy settles (``--epochs`` at most);
-    ``--judges`` such CNNs on their own data; target: mean held-out accuracy <= 75 %;
+    ``--judges`` such CNNs on their own data; reported only: the old target (mean held-out
+    accuracy <= 75 %) is retired, see docs/model-card.md's appendix;
 (b) coverage: the factor regressor reads ``--n-coverage`` samples; target: every
     shape >= 15 % of them, and for every continuous factor the 5th-95th percentile
     of the read values spans >= 80 % of the factor's sampling range (rotation as
@@ -136,7 +137,7 @@ def realism(generator, n: int, epochs: int, device, seeds=(0, 1, 2), patience: i
     return {"heldout_accuracy": mean, "min": min(scores), "max": max(scores), "judges": judges,
             "edge_sharpness": sharpness,
             "images_per_judge": 2 * n, "max_epochs": epochs, "patience": patience,
-            "target": "mean <= 0.75", "pass": mean <= 0.75}
+            "target": "retired (docs/model-card.md, appendix): reported, not judged"}
 
 
 def coverage(generator, n: int, device, seed: int = 1) -> dict:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "dynode_core.commands.edit",
     "dynode_core.commands.invert",
     "dynode_core.commands.run",
+    "dynode_core.commands.render",
 )
 
 

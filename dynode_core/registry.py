@@ -81,7 +81,7 @@ def lazy(target: str) -> Callable[..., Any]:
     """A factory for ``"package.module:attribute"`` that imports the module only when
     called, so registering a component loads nothing heavy::
 
-        register("sefa", lazy("dynode_editors.sefa:SefaEditor"))
+        register("sefa", lazy("my_dynode_plugin.sefa:SefaEditor"))
     """
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:

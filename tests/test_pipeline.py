@@ -45,7 +45,7 @@ def test_hooks_see_every_stage_in_order(recorded):
     assert [s for s, _ in rec.before] == ORDER and [s for s, _ in rec.after] == ORDER
 
 
-def test_each_stage_receives_the_result_it_is_documented_to_take(recorded):
+def test_hook_before_stage_receives_the_input_each_stage_is_documented_to_take(recorded):
     rec, result = recorded
     data = dict(rec.before)
     out = dict(rec.after)
@@ -72,7 +72,7 @@ class ReplaceEdit:
         return None
 
 
-def test_an_after_stage_replacement_is_what_the_next_stages_use(tmp_path):
+def test_hook_after_stage_replacement_is_what_the_next_stages_use(tmp_path):
     get_plugin_manager().register(ReplaceEdit(), name="replace")
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), **SMALL), progress=False)
     assert list(result.edited) == ["reversed"]
@@ -98,7 +98,7 @@ class CountFrames:
         self.order.append(stage)
 
 
-def test_a_plugin_adds_a_stage(tmp_path):
+def test_hook_add_stages_adds_a_step(tmp_path):
     plugin = CountFrames()
     get_plugin_manager().register(plugin, name="count")
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), **SMALL), progress=False)

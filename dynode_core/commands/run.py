@@ -1,4 +1,4 @@
-"""``dynode run`` and ``dynode render``: thin over :mod:`dynode_core.run` and :mod:`dynode_core.render`."""
+"""``dynode run``: thin over :mod:`dynode_core.run`."""
 
 from __future__ import annotations
 
@@ -66,25 +66,4 @@ def run(input, config_path, resume, overwrite, quiet, as_json, edits, **options)
         console.print(f"wrote {result.folder}")
 
 
-@click.command("render")
-@click.argument("latents", type=click.Path(exists=True, dir_okay=False))
-@click.option("--generator", type=ComponentName("generators"), default="shapes64",
-              show_default=True)
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
-@click.option("--out", required=True, type=click.Path(),
-              help="OUT.mp4 / OUT.gif (video), OUT.png (contact sheet) or a folder (PNG frames).")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True),
-              help="Frame rate [the codes' own].")
-@click.option("--device", type=DEVICE, default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-def render(latents, generator, checkpoint, out, fps, device, batch_size, overwrite):
-    """Render codes (a trajectory file, or the output of interpolate / edit) to frames."""
-    from ..render import write_rendering
-
-    path = write_rendering(latents, out, generator=generator, checkpoint=checkpoint, fps=fps,
-                           device=device, batch_size=batch_size, overwrite=overwrite)
-    click.echo(f"wrote {path}")
-
-
-COMMANDS = [run, render]
+COMMANDS = [run]

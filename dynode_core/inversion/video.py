@@ -151,23 +151,17 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
     ``times`` replaces the reader's timestamps (one per frame); ``source`` names the
     input in the metadata. ``on_input(x)``, when given, sees every batch as the
     generator sees it ((N, 3, R, R) in [-1, 1], cached batches included), e.g. to keep
-    the targets of a reconstruction metric without decoding the video again. Returns a ``w+`` trajectory with meta ``source``, ``fps``,
-    ``generator``, ``inverter``, ``inverter_config``, ``crop``, ``smoothing`` (+ ``meta``).
+    the targets of a reconstruction metric without decoding the video again.
+    Returns a ``w+`` trajectory with meta ``source``, ``fps``, ``generator``,
+    ``inverter``, ``inverter_config``, ``crop``, ``smoothing`` (+ ``meta``).
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if crop not in CROPS:
         raise InputError(f"unknown crop mode {crop!r}; valid: {', '.join(CROPS)}")
-    generator_name = inverter_options.get("generator_name") or getattr(generator, "name", None)
-    if inverter is None or isinstance(inverter, str):
-        from .select import build_inverter
-
-        inverter_options.setdefault("generator_name", generator_name)
-        inverter = build_inverter(inverter, **inverter_options)
-    elif any(v is not None for k, v in inverter_options.items() if k != "generator_name"):
-        raise TypeError(f"options {sorted(inverter_options)} apply only to an inverter name")
+    inverter, generator_name = _resolve_inverter(inverter, generator, inverter_options)
     batches, total, video_fps, ident = _source(video, int(batch_size))
-    inverter_config = getattr(inverter, "config", None) or {"name": type(inverter).__name__}
+    inverter_config = inverter.config
     info = {"source": source or ident["path"],
             "generator": generator_name or type(generator).__name__,
             "inverter": inverter_config.get("name", type(inverter).__name__),
@@ -175,51 +169,95 @@ def invert_video(video, generator, inverter=None, *, batch_size: int = 8, crop: 
             **(meta or {})}
     cache = None
     if cache_dir is not None:
-        if not resume:
-            clear_cache(cache_dir)
-        cache = InversionCache(cache_dir, {
+        cache = _open_cache(cache_dir, resume, {
             "source": ident, "batch_size": int(batch_size), "crop": crop,
             "generator": {"weights": fingerprint(generator), "resolution": generator.resolution,
                           "num_ws": generator.num_ws, "latent_dim": generator.latent_dim},
             "inverter": inverter_config})
-    given_times = None if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
-    device, res = _device(generator), generator.resolution
-    shape = (generator.num_ws, generator.latent_dim)
-    codes, stamps, done = Rows(shape, torch.float32), Rows((), torch.float64), 0
+    loop = _BatchLoop(generator, inverter, crop, cache, info["inverter"], on_input,
+                      None if times is None else np.asarray(times, dtype=np.float64).reshape(-1))
     with progress_callback(progress, total, "inverting") as report:
         report(0, total=total)
         for index, batch in enumerate(batches):
-            n = len(batch.frames)
-            batch_times = batch.times if given_times is None else given_times[done:done + n]
-            if len(batch_times) != n:
-                raise InputError(f"times holds {len(given_times)} entries but the video has more "
-                                 "frames")
-            batch_times = torch.as_tensor(np.asarray(batch_times, dtype=np.float64))
-            cached = cache.load(index, batch_times) if cache is not None else None
-            x = None
-            if on_input is not None:
-                x = to_generator_input(batch.frames, res, crop, device)
-                on_input(x)
-            if cached is None:
-                if x is None:
-                    x = to_generator_input(batch.frames, res, crop, device)
-                cached = inverter.invert(x, generator, progress=no_progress).detach().cpu().float()
-                if tuple(cached.shape) != (n, *shape) or not torch.isfinite(cached).all():
-                    raise InputError(f"inverter {info['inverter']!r} returned codes of shape "
-                                     f"{tuple(cached.shape)} (expected ({n}, {shape[0]}, "
-                                     f"{shape[1]}), finite) for batch {index}")
-                if cache is not None:
-                    cache.save(index, cached, batch_times)
-            codes.extend(cached)
-            stamps.extend(batch_times)
-            done += n
-            report(n)
-    if not done:
-        raise InputError(f"{info['source']} holds no frames")
-    if given_times is not None and done != len(given_times):
-        raise InputError(f"times holds {len(given_times)} entries but the video has {done} frames")
-    seconds = stamps.values()
+            loop.add(index, batch)
+            report(len(batch.frames))
+    seconds, codes = loop.finish(info["source"])
     if fps is None:
         fps = video_fps or (1.0 / float(seconds.diff().median()) if len(seconds) > 1 else 1.0)
     info.setdefault("fps", float(fps))
-    return LatentTrajectory(seconds, smooth(codes.values(), float(smoothing)), "w+", info)
+    return LatentTrajectory(seconds, smooth(codes, float(smoothing)), "w+", info)
+
+
+def _resolve_inverter(inverter, generator, options: dict):
+    """(inverter instance, generator name): a name or ``None`` is built with ``options``."""
+    from ..interfaces import require
+
+    generator_name = options.get("generator_name") or getattr(generator, "name", None)
+    if inverter is None or isinstance(inverter, str):
+        from .select import build_inverter
+
+        options.setdefault("generator_name", generator_name)
+        name = inverter
+        inverter = build_inverter(inverter, **options)
+        return require(inverter, "inverters", name or "default"), generator_name
+    if any(v is not None for k, v in options.items() if k != "generator_name"):
+        raise TypeError(f"options {sorted(options)} apply only to an inverter name")
+    return require(inverter, "inverters", type(inverter).__name__), generator_name
+
+
+def _open_cache(cache_dir, resume: bool, settings: dict) -> InversionCache:
+    if not resume:
+        clear_cache(cache_dir)
+    return InversionCache(cache_dir, settings)
+
+
+class _BatchLoop:
+    """Inverts batches one at a time (cached ones are read back), keeping only codes."""
+
+    def __init__(self, generator, inverter, crop, cache, name, on_input, given_times):
+        self.generator, self.inverter, self.crop, self.cache = generator, inverter, crop, cache
+        self.name, self.on_input, self.given_times = name, on_input, given_times
+        self.device = _device(generator)
+        self.shape = (generator.num_ws, generator.latent_dim)
+        self.codes, self.stamps = Rows(self.shape, torch.float32), Rows((), torch.float64)
+        self.done = 0
+
+    def _times(self, batch) -> torch.Tensor:
+        n, given = len(batch.frames), self.given_times
+        stamps = batch.times if given is None else given[self.done:self.done + n]
+        if len(stamps) != n:
+            raise InputError(f"times holds {len(given)} entries but the video has more frames")
+        return torch.as_tensor(np.asarray(stamps, dtype=np.float64))
+
+    def _input(self, batch) -> torch.Tensor:
+        return to_generator_input(batch.frames, self.generator.resolution, self.crop, self.device)
+
+    def add(self, index: int, batch) -> None:
+        n, batch_times = len(batch.frames), self._times(batch)
+        cached = self.cache.load(index, batch_times) if self.cache is not None else None
+        x = None
+        if self.on_input is not None:
+            x = self._input(batch)
+            self.on_input(x)
+        if cached is None:
+            x = self._input(batch) if x is None else x
+            cached = self.inverter.invert(x, self.generator, progress=no_progress)
+            cached = cached.detach().cpu().float()
+            if tuple(cached.shape) != (n, *self.shape) or not torch.isfinite(cached).all():
+                raise InputError(f"inverter {self.name!r} returned codes of shape "
+                                 f"{tuple(cached.shape)} (expected ({n}, {self.shape[0]}, "
+                                 f"{self.shape[1]}), finite) for batch {index}")
+            if self.cache is not None:
+                self.cache.save(index, cached, batch_times)
+        self.codes.extend(cached)
+        self.stamps.extend(batch_times)
+        self.done += n
+
+    def finish(self, source: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(times, codes) of every frame; a video without frames or with other times fails."""
+        if not self.done:
+            raise InputError(f"{source} holds no frames")
+        if self.given_times is not None and self.done != len(self.given_times):
+            raise InputError(f"times holds {len(self.given_times)} entries but the video has "
+                             f"{self.done} frames")
+        return self.stamps.values(), self.codes.values()

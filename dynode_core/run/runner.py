@@ -109,7 +109,9 @@ class StageRunner:
         result = self.after(stage.name, result, ctx)
         ctx.results[stage.name] = result
         if stage.save is not None:
+            start = time.perf_counter()
             stage.save(ctx, result)
+            seconds += time.perf_counter() - start
         ctx.stages[stage.name] = {"seconds": round(seconds, 4),
                                   "peak_rss_mb": round(peak_rss_mb(), 1)}
         return result

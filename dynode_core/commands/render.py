@@ -1,0 +1,31 @@
+"""``dynode render``: codes to frames, thin over :mod:`dynode_core.render`."""
+
+from __future__ import annotations
+
+import click
+
+from ..params import DEVICE, ComponentName
+
+
+@click.command("render")
+@click.argument("latents", type=click.Path(exists=True, dir_okay=False))
+@click.option("--generator", type=ComponentName("generators"), default="shapes64",
+              show_default=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
+@click.option("--out", required=True, type=click.Path(),
+              help="OUT.mp4 / OUT.gif (video), OUT.png (contact sheet) or a folder (PNG frames).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True),
+              help="Frame rate [the codes' own].")
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
+def render(latents, generator, checkpoint, out, fps, device, batch_size, overwrite):
+    """Render codes (a trajectory file, or the output of interpolate / edit) to frames."""
+    from ..render import write_rendering
+
+    path = write_rendering(latents, out, generator=generator, checkpoint=checkpoint, fps=fps,
+                           device=device, batch_size=batch_size, overwrite=overwrite)
+    click.echo(f"wrote {path}")
+
+
+COMMANDS = [render]
