@@ -31,6 +31,7 @@ _PUBLIC = {
     "no_progress": "interfaces",
     "VideoReader": "video_types",
     "VideoWriter": "video_types",
+    "FrameSink": "video_types",
     "FrameBatch": "video_types",
     "VideoInfo": "video_types",
     # errors (one root)
@@ -59,6 +60,7 @@ _PUBLIC = {
     # video in and out
     "read_video": "video",
     "write_video": "video",
+    "open_video": "video",
     "iter_frames": "video",
     "batch_frames": "video",
     # inversion, edits, rendering, metrics

@@ -8,14 +8,17 @@ metadata a reader registers) or, for a folder, the reader registered with
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .errors import InputError
-from .video_types import FrameBatch, VideoInfo
+from .video_types import FrameBatch, FrameSink, VideoInfo
 
 PathLike = str | os.PathLike
 
@@ -125,6 +128,12 @@ def write_video(path: PathLike, frames, fps: float, *, writer: str | None = None
     from :func:`read_video`). ``options`` go to the writer's factory.
     """
     path = Path(path)
+    instance, fps = _writer_for(path, fps, writer, options)
+    instance.write(path, frames, fps=fps)
+    return path
+
+
+def _writer_for(path: Path, fps, writer: str | None, options: dict):
     try:
         fps = float(fps)
     except (TypeError, ValueError):
@@ -132,11 +141,78 @@ def write_video(path: PathLike, frames, fps: float, *, writer: str | None = None
     if not np.isfinite(fps) or fps <= 0:
         raise InputError(f"cannot write {path}: fps must be positive, got {fps}")
     if writer is not None:
-        instance = _registry().create("video_writers", writer, **options)
-    else:
-        instance = _component_for("video_writers", path).create(**options)
-    instance.write(path, frames, fps=fps)
-    return path
+        return _registry().create("video_writers", writer, **options), fps
+    return _component_for("video_writers", path).create(**options), fps
+
+
+@contextlib.contextmanager
+def open_video(path: PathLike, *, fps: float, writer: str | None = None, **options):
+    """Push frames into ``path`` as they are produced: ``with open_video(p, fps=25) as
+    sink: sink.add(batch)``. The file appears complete when the block ends, and not at
+    all when it ends by an exception."""
+    instance, fps = _writer_for(Path(path), fps, writer, options)
+    sink = instance.open(Path(path), fps=fps)
+    try:
+        yield sink
+    except BaseException:
+        sink.abort()
+        raise
+    sink.close()
+
+
+class _Done:
+    """Queue sentinel: the frames ended normally."""
+
+
+class _Aborted(Exception):
+    """Raised inside a writer whose frames were given up, so it keeps no file."""
+
+
+class ThreadedSink(FrameSink):
+    """A :class:`FrameSink` for any pull-based writer: its ``write`` runs in a thread that
+    takes batches from a queue at most ``depth`` long."""
+
+    def __init__(self, writer, path, fps: float, depth: int = 2) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(writer, Path(path), fps),
+                                        daemon=True)
+        self._thread.start()
+
+    def _frames(self):
+        while True:
+            item = self._queue.get()
+            if item is _Done:
+                return
+            if item is _Aborted:
+                raise _Aborted()
+            yield item
+
+    def _write(self, writer, path: Path, fps: float) -> None:
+        try:
+            writer.write(path, self._frames(), fps=fps)
+        except _Aborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+            item = None
+            while item is not _Done and item is not _Aborted:
+                item = self._queue.get()  # drain so the producer never blocks on a dead writer
+
+    def add(self, frames: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frames)
+
+    def close(self) -> None:
+        self._queue.put(_Done)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        self._queue.put(_Aborted)
+        self._thread.join()
 
 
 def iter_frames(frames) -> Iterator[np.ndarray]:

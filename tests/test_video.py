@@ -278,3 +278,37 @@ def test_plugin_module_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ pushing frames
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])  # mp4: in-thread sink; gif: threaded default
+def test_open_video_writes_pushed_batches_and_leaves_nothing_when_abandoned(tmp_path, suffix):
+    from dynode_core import open_video, read_video
+    from dynode_core.video import read_all
+
+    frames = np.concatenate([b.frames for b in read_video("world:circle:6", 6)])
+    with open_video(tmp_path / f"ok{suffix}", fps=10) as sink:
+        sink.add(frames[:4])
+        sink.add(frames[4:])
+    assert read_all(tmp_path / f"ok{suffix}").frames.shape[0] == 6
+
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop):
+        with open_video(tmp_path / f"no{suffix}", fps=10) as sink:
+            sink.add(frames[:3])
+            raise Stop
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"ok{suffix}"]  # no temporary left
+
+
+def test_a_pushed_frame_of_another_size_is_refused_in_one_line(tmp_path):
+    from dynode_core import InputError, open_video
+
+    with pytest.raises(InputError, match=r"frame 2 is 8x8, but earlier frames are 16x16"):
+        with open_video(tmp_path / "v.mp4", fps=10) as sink:
+            sink.add(np.zeros((2, 16, 16, 3), np.uint8))
+            sink.add(np.zeros((1, 8, 8, 3), np.uint8))
+    assert not list(tmp_path.iterdir())

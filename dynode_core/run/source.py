@@ -1,8 +1,8 @@
 """The run's input, decoded once.
 
 :class:`Source` streams the input's frames one batch at a time, exactly once per
-run: as the inverter pulls batches, each one is also appended to the run's
-``input.mp4`` copy (a writer fed from a bounded queue) and its timestamps kept.
+run: as the inverter pulls batches, each one is also pushed into the run's
+``input.mp4`` copy (a :class:`~dynode_core.video_types.FrameSink`) and its timestamps kept.
 :class:`FrameStore` keeps the frames as the generator sees them (cropped and
 resized, uint8) in a file beside the run, so the reconstruction metric reads
 them back without a second decode. Memory stays bounded by a few batches.
@@ -11,9 +11,7 @@ them back without a second decode. Memory stays bounded by a few batches.
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -38,66 +36,6 @@ def check_input_frames(count: int, source: str) -> None:
         raise InputError(f"{source} holds no frames")
     if count == 1:
         raise InputError(f"{source} holds a single frame; a trajectory needs at least two")
-
-
-class _Done:
-    """Queue sentinel: the stream ended normally."""
-
-
-class _Aborted(Exception):
-    """Raised inside a writer whose stream was abandoned, so it keeps no file."""
-
-
-class VideoStreamWriter:
-    """Push frames to a (pull-based) registered video writer running in a thread.
-
-    ``add(frames)`` blocks when ``depth`` batches are waiting; leaving the
-    ``with`` block normally finishes the file, leaving it by an exception
-    abandons it (the writer writes atomically, so no partial file remains).
-    """
-
-    def __init__(self, path: Path, fps: float, depth: int = 2) -> None:
-        self.path, self.fps = Path(path), fps
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._write, daemon=True)
-
-    def _frames(self):
-        while True:
-            item = self._queue.get()
-            if item is _Done:
-                return
-            if item is _Aborted:
-                raise _Aborted()
-            yield item
-
-    def _write(self) -> None:
-        from ..video import write_video
-
-        try:
-            write_video(self.path, self._frames(), fps=self.fps)
-        except _Aborted:
-            pass
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = exc
-            item = None
-            while item is not _Done and item is not _Aborted:
-                item = self._queue.get()  # drain so the producer never blocks on a dead writer
-
-    def __enter__(self) -> "VideoStreamWriter":
-        self._thread.start()
-        return self
-
-    def add(self, frames: np.ndarray) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(frames)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._queue.put(_Aborted if exc_type is not None else _Done)
-        self._thread.join()
-        if exc_type is None and self._error is not None:
-            raise self._error
 
 
 @dataclass
@@ -141,7 +79,9 @@ class Source:
             yield FrameBatch(frames=batch.frames[:keep], times=batch.times[:keep])
 
     def _stream(self):
-        with VideoStreamWriter(self.copy_to, self.fps) as copy:
+        from ..video import open_video
+
+        with open_video(self.copy_to, fps=self.fps) as copy:
             for batch in self._decoded():
                 copy.add(batch.frames)
                 self.times.append(np.asarray(batch.times, dtype=np.float64))

@@ -7,16 +7,15 @@ complete or not at all.
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from dynode_core import InputError
-from dynode_core import VideoWriter
-from dynode_core import OutputError, atomic_path
-from dynode_core import iter_frames
+from dynode_core import (FrameBatch, FrameSink, InputError, OutputError, VideoWriter, atomic_path,
+                         iter_frames)
 
 
 def _first_and_rest(path: Path, frames) -> tuple[np.ndarray, Iterator[np.ndarray]]:
@@ -44,7 +43,8 @@ class Mp4Writer(VideoWriter):
     the cost of players that cannot show it. Raise ``crf`` (18-23) for smaller
     files. An odd width or height is padded to even by repeating the last
     column / row, so the file is one pixel larger on that side. ``fps`` may be
-    fractional (29.97 is stored as 30000/1001).
+    fractional (29.97 is stored as 30000/1001). Frames are encoded as they
+    arrive, so :meth:`open` needs no thread.
     """
 
     def __init__(self, crf: int = 12, preset: str = "medium", codec: str = "libx264",
@@ -52,32 +52,87 @@ class Mp4Writer(VideoWriter):
         self.crf, self.preset = int(crf), str(preset)
         self.codec, self.pix_fmt = str(codec), str(pix_fmt)
 
+    def open(self, path, *, fps: float) -> FrameSink:
+        return Mp4Sink(self, Path(path), fps)
+
     def write(self, path, frames: Iterable[np.ndarray], *, fps: float) -> None:
+        sink = self.open(path, fps=fps)
+        try:
+            for item in frames if not isinstance(frames, (np.ndarray, FrameBatch)) else [frames]:
+                sink.add(item)
+        except BaseException:
+            sink.abort()
+            raise
+        sink.close()
+
+
+class Mp4Sink(FrameSink):
+    """One mp4 being encoded frame by frame into a temporary file beside ``path``."""
+
+    def __init__(self, writer: Mp4Writer, path: Path, fps: float) -> None:
+        self.writer, self.path, self.fps = writer, path, fps
+        self._files = contextlib.ExitStack()
+        self._out = self._stream = self._size = None
+        self._count = 0
+
+    def _start(self, first: np.ndarray) -> None:
         import av
 
-        path = Path(path)
-        first, rest = _first_and_rest(path, frames)
-        rate = Fraction(fps).limit_denominator(1001)
-        with atomic_path(path) as tmp:
+        tmp = self._files.enter_context(atomic_path(self.path))
+        self._out = av.open(str(tmp), mode="w", options={"movflags": "+faststart"})
+        self._stream = self._out.add_stream(self.writer.codec,
+                                            rate=Fraction(self.fps).limit_denominator(1001))
+        height, width = pad_even(first).shape[:2]
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = self.writer.pix_fmt
+        self._stream.options = {"crf": str(self.writer.crf), "preset": self.writer.preset}
+        self._size = first.shape
+
+    def add(self, frames) -> None:
+        import av
+
+        for frame in iter_frames(frames):
+            if self._size is not None and frame.shape != self._size:
+                raise InputError(f"frame {self._count} is {frame.shape[1]}x{frame.shape[0]}, "
+                                 f"but earlier frames are {self._size[1]}x{self._size[0]}")
             try:
-                with av.open(str(tmp), mode="w", options={"movflags": "+faststart"}) as out:
-                    stream = out.add_stream(self.codec, rate=rate)
-                    height, width = pad_even(first).shape[:2]
-                    stream.width, stream.height, stream.pix_fmt = width, height, self.pix_fmt
-                    stream.options = {"crf": str(self.crf), "preset": self.preset}
-                    for frame in _chain(first, rest):
-                        video_frame = av.VideoFrame.from_ndarray(pad_even(frame), format="rgb24")
-                        out.mux(stream.encode(video_frame))
-                    out.mux(stream.encode(None))
+                if self._out is None:
+                    self._start(frame)
+                video_frame = av.VideoFrame.from_ndarray(pad_even(frame), format="rgb24")
+                self._out.mux(self._stream.encode(video_frame))
             except av.error.FFmpegError as exc:
-                from .pyav_reader import ffmpeg_reason
+                raise self._failed(exc) from exc
+            self._count += 1
 
-                raise OutputError(f"cannot write video {path}: {ffmpeg_reason(exc)}") from exc
+    def _failed(self, exc) -> OutputError:
+        from .pyav_reader import ffmpeg_reason
+
+        return OutputError(f"cannot write video {self.path}: {ffmpeg_reason(exc)}")
+
+    def close(self) -> None:
+        import av
+
+        if self._out is None:
+            raise InputError(f"cannot write {self.path}: no frames given")
+        try:
+            self._out.mux(self._stream.encode(None))
+            self._out.close()
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise self._failed(exc) from exc
+        self._files.close()  # the finished file takes its place
+
+    def abort(self) -> None:
+        if self._out is not None:
+            try:
+                self._out.close()
+            except Exception:  # noqa: BLE001 - the file is being given up anyway
+                pass
+        self._files.__exit__(_Abandoned, _Abandoned(), None)  # removes the temporary file
 
 
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
+class _Abandoned(Exception):
+    """Passed to the temporary file's context when a video is given up."""
 
 
 def gif_delays_ms(fps: float) -> Iterator[int]:
