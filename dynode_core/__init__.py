@@ -57,6 +57,7 @@ _PUBLIC = {
     "write_safetensors": "io",
     "check_format": "io",
     "config_of": "io",
+    "load_tensor_file": "io",
     # video in and out
     "read_video": "video",
     "write_video": "video",

@@ -112,3 +112,87 @@ def write_safetensors(path, tensors: dict, *, fmt: str, config: dict | None = No
         with atomic_path(path.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(doc, indent=2) + "\n")
     return path
+
+
+# ---------------------------------------------------------------- user tensor files
+_REFUSAL = "dynode reads only plain tensors and containers (weights_only)"
+
+
+def load_tensor_file(path, what: str, *, allow=()):
+    """What a user's ``.pt``/``.pth`` (``torch.load(weights_only=True)``) or ``.npy``
+    (``allow_pickle=False``, as a tensor) file holds, on the CPU; nothing in it runs.
+
+    ``what`` says what the file should be ("an e4e/pSp checkpoint"); ``allow`` lists
+    extra classes to accept (e.g. ``argparse.Namespace``). A file that would run code
+    is refused with one :class:`InputError` naming the global it would have run.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such file: {path} (expected {what})")
+    if path.suffix.lower() == ".npy":
+        return _load_npy(path, what)
+    import warnings
+
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(list(allow)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pickle-protocol notices
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the user's file
+        name = _refused_global(str(exc))
+        if name is not None:
+            raise InputError(_refused(path, what, name)) from None
+        raise InputError(f"cannot read {path} as {what} ({_first_line(exc)})") from None
+
+
+def _load_npy(path: Path, what: str):
+    import numpy as np
+    import torch
+
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Object arrays" in str(exc):
+            raise InputError(f"{path}: refused as {what}: it holds pickled Python objects "
+                             "and loading it would run code; dynode reads only numeric arrays "
+                             "(allow_pickle=False)") from None
+        raise InputError(f"cannot read {path} as {what} ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"cannot read {path} as {what} ({_first_line(exc)})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise InputError(f"{path} is not {what}: it holds a {kind} array, not numbers")
+    return torch.from_numpy(array)
+
+
+def _refused_global(text: str) -> str | None:
+    """The global torch's weights-only unpickler refused, from its message."""
+    import re
+
+    for pattern in (r"GLOBAL ([\w.]+)", r"Unsupported class ([\w.]+)",
+                    r"unrecognized function <built-in function (\w+)>"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _refused(path: Path, what: str, name: str) -> str:
+    last = name.rpartition(".")[2]
+    if last[:1].isupper() or name.startswith(("torch.nn.modules.", "torch_utils.")):
+        return (f"{path}: refused as {what}: it holds a whole pickled Python object ({name}) "
+                f"and loading it would run code; {_REFUSAL}")
+    return f"{path}: refused as {what}: loading it would run code ({name}); {_REFUSAL}"
+
+
+def _first_line(exc: Exception) -> str:
+    """``Type: first sentence`` of an error; of torch's weights-only errors, only the
+    reader's own finding (never its advice to load the file unsafely)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        text = text.split("WeightsUnpickler error:")[-1] if "WeightsUnpickler" in text else \
+            "not plain tensors and containers"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    detail = lines[0].split(". ")[0][:120] if lines else "truncated or empty file"
+    return f"{type(exc).__name__}: {detail}"

@@ -32,7 +32,17 @@ class TrajectoryError(InputError):
     """Invalid trajectory data or file; the message is one line meant for users."""
 
 
+def _check_real(values, what: str):
+    """``values``, refused in one line when they hold complex numbers."""
+    dtype = values.dtype if torch.is_tensor(values) else np.asarray(values).dtype
+    is_complex = dtype.is_complex if isinstance(dtype, torch.dtype) else dtype.kind == "c"
+    if is_complex:
+        raise TrajectoryError(f"{what} must be real numbers; got complex values ({dtype})")
+    return values
+
+
 def _as_times(times) -> torch.Tensor:
+    _check_real(times, "times")
     t = torch.as_tensor(np.asarray(times, dtype=np.float64) if not torch.is_tensor(times)
                         else times.detach().cpu(), dtype=torch.float64).reshape(-1)
     return t
@@ -69,6 +79,8 @@ class LatentTrajectory:
     def __post_init__(self) -> None:
         times = check_times(self.times)
         lat = torch.as_tensor(self.latents).detach().cpu()
+        if not lat.is_floating_point():
+            raise TrajectoryError(f"latents must be real floating-point numbers; got {lat.dtype}")
         if lat.dim() == 2:
             lat = lat[:, None, :]
         if lat.dim() != 3:
@@ -147,10 +159,12 @@ class LatentTrajectory:
         if path.suffix == ".safetensors":
             return _load_safetensors(path, fps)
         if path.suffix in (".pt", ".pth"):
+            from .io import load_tensor_file
+
             try:
-                obj = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:  # noqa: BLE001
-                raise TrajectoryError(f"cannot read {path}: {exc}") from exc
+                obj = load_tensor_file(path, "a tensor of codes")
+            except InputError as exc:
+                raise TrajectoryError(str(exc)) from None
             if torch.is_tensor(obj):
                 return _bare(obj, fps, source=str(path))
             raise TrajectoryError(f"{path} holds a {type(obj).__name__}, not a tensor of codes")
@@ -158,6 +172,9 @@ class LatentTrajectory:
 
 
 def _bare(codes: torch.Tensor, fps: float | None, source: str) -> LatentTrajectory:
+    if not torch.is_tensor(codes) or not codes.is_floating_point():
+        kind = codes.dtype if torch.is_tensor(codes) else type(codes).__name__
+        raise TrajectoryError(f"{source}: codes must be real floating-point numbers; got {kind}")
     codes = codes.detach().cpu().float()
     if codes.dim() == 4 and codes.shape[1] == 1:
         codes = codes[:, 0]
@@ -196,5 +213,11 @@ def _load_safetensors(path: Path, fps: float | None) -> LatentTrajectory:
     missing = {"times", "latents"} - set(tensors)
     if missing:
         raise TrajectoryError(f"{path}: missing tensors {', '.join(sorted(missing))}")
-    meta = json.loads(header.get("meta", "{}"))
+    try:
+        meta = json.loads(header.get("meta", "{}"))
+    except json.JSONDecodeError as exc:
+        raise TrajectoryError(f"{path}: header 'meta' is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise TrajectoryError(f"{path}: header 'meta' must be a JSON object, "
+                              f"got {type(meta).__name__}")
     return LatentTrajectory(tensors["times"], tensors["latents"], header.get("space", "w+"), meta)

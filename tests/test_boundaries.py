@@ -72,7 +72,7 @@ PUBLIC_API = [
     "LatentTrajectory", "check_times",
     "RunConfig", "run_pipeline", "RunContext", "Stage", "Stages", "result_of", "resolve_device",
     "atomic_path", "atomic_write_text", "check_new_output", "read_safetensors",
-    "write_safetensors", "check_format", "config_of",
+    "write_safetensors", "check_format", "config_of", "load_tensor_file",
     "read_video", "write_video", "open_video", "iter_frames", "batch_frames",
     "invert_video", "build_inverter", "default_encoder", "weights_fingerprint",
     "upsample_times", "parse_edit", "resolve_edit", "propagate_edit", "reference_codes",

@@ -116,7 +116,7 @@ def test_pickle_with_foreign_object_is_refused_without_running_it(tmp_path):
     ckpt = _state()
     ckpt["g_ema"]["evil"] = _Payload(marker)
     torch.save(ckpt, tmp_path / "evil.pt")
-    with pytest.raises(InputError, match=r"refused to load .*posix\.mkdir"):
+    with pytest.raises(InputError, match=r"evil\.pt: refused as a StyleGAN2 checkpoint: loading it would run code \(posix\.mkdir\)"):
         load_generator(tmp_path / "evil.pt")
     assert not marker.exists()
     pickle.loads(pickle.dumps(_Payload(marker)))  # the payload is live: plain pickle runs it

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import sys
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -44,6 +48,7 @@ class RunConfig:
     out: str = "dynode-run"
 
     def __post_init__(self) -> None:
+        check_types({f.name: getattr(self, f.name) for f in fields(self)})
         if self.interpolate < 1:
             raise InputError(f"--interpolate must be >= 1, got {self.interpolate}")
         if self.extrapolate < 0:
@@ -76,6 +81,71 @@ class RunConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(f"{path}: unknown settings {', '.join(unknown)}")
+        check_types(data, where=f"{path}: ")
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**data)
 
+
+# ------------------------------------------------------------------ setting types
+_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+@functools.cache
+def _hints() -> dict:
+    return typing.get_type_hints(RunConfig)
+
+
+def check_types(values: dict, where: str = "") -> None:
+    """Refuse a setting whose value does not have its field's annotated type, in one line
+    naming the setting, the expected type and the value (``interpolate = "4"``)."""
+    hints = _hints()
+    for name, value in values.items():
+        if name in hints and not _matches(value, hints[name]):
+            raise InputError(f"{where}setting {name} must be {_describe(hints[name])}, got "
+                             f"{_show(value)} ({_kind(value)})")
+
+
+def _options(hint) -> tuple:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _matches(value, hint) -> bool:
+    for option in _options(hint):
+        if option is type(None) and value is None:
+            return True
+        if typing.get_origin(option) is list:
+            (item,) = typing.get_args(option)
+            if isinstance(value, (list, tuple)) and all(_matches(v, item) for v in value):
+                return True
+        elif option in (int, float) and isinstance(value, bool):
+            continue
+        elif option is float and isinstance(value, int):
+            return True
+        elif isinstance(option, type) and isinstance(value, option):
+            return True
+    return False
+
+
+def _describe(hint) -> str:
+    names = []
+    for option in _options(hint):
+        if typing.get_origin(option) is list:
+            names.append(f"a list of {_describe(typing.get_args(option)[0])[2:]}s")
+        elif option is not type(None):
+            names.append(_NAMES.get(option, getattr(option, "__name__", str(option))))
+    return " or ".join(names)
+
+
+def _show(value) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _kind(value) -> str:
+    kinds = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", tuple: "a list", dict: "a table"}
+    return kinds.get(type(value), f"a {type(value).__name__}")

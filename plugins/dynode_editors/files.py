@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from dynode_core import InputError
-from dynode_core import Direction, Editor
+from dynode_core import Direction, Editor, load_tensor_file
 
 from .vectors import layer_label, parse_layers, restrict, unit
 
@@ -28,13 +27,7 @@ def load_direction_file(path: str | os.PathLike) -> torch.Tensor:
         raise InputError(f"no such direction file: {path}")
     if path.suffix not in SUFFIXES:
         raise InputError(f"{path}: direction files are {', '.join(SUFFIXES)}")
-    try:
-        if path.suffix == ".npy":
-            data = torch.from_numpy(np.load(path, allow_pickle=False))
-        else:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read direction file {path}: {exc}") from exc
+    data = load_tensor_file(path, "a direction file")
     if isinstance(data, dict) and "comp" in data:
         raise InputError(f"{path} holds GANSpace components: use the 'ganspace' editor "
                          f"(components={path})")

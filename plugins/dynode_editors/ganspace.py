@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from dynode_core import InputError
-from dynode_core import Direction, Editor
+from dynode_core import Direction, Editor, load_tensor_file
 
 from .vectors import layer_label, parse_layers, require, restrict, sample_w
 
@@ -59,10 +59,7 @@ def load_components(path: str | os.PathLike) -> Components:
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such GANSpace components file: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    data = load_tensor_file(path, "a GANSpace components file")
     if not isinstance(data, dict) or not {"mean", "comp", "std"} <= set(data):
         raise InputError(f"{path} is not a GANSpace file: expected a dict with 'mean', 'comp', 'std'")
     comp = torch.as_tensor(data["comp"]).float()

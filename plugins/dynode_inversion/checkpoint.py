@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from dynode_core import InputError
-from dynode_core import check_format, config_of, read_safetensors, write_safetensors
+from dynode_core import (check_format, config_of, load_tensor_file, read_safetensors,
+                         write_safetensors)
 
 from .backbone import stage_widths
 from .encoder import FORWARDS, EncoderConfig, StyleEncoder
@@ -78,12 +79,7 @@ def build(config: EncoderConfig, state: dict[str, torch.Tensor], latent_avg, sou
 
 
 def _torch_checkpoint(path: Path) -> dict:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to read is the user's file
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read {path} as an e4e/pSp checkpoint "
-                         f"(torch.load with weights_only=True: {first})") from None
+    obj = load_tensor_file(path, "an e4e/pSp checkpoint")
     if not isinstance(obj, dict) or not isinstance(obj.get("state_dict"), dict):
         raise InputError(f"{path} is not an e4e/pSp checkpoint: expected a dict with 'state_dict'")
     return obj

@@ -18,16 +18,14 @@ When a file holds no mean latent, one is estimated from many mapped z (seeded).
 from __future__ import annotations
 
 import argparse
-import pickle
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
 import torch
 
-from dynode_core import (InputError, check_format, check_new_output, config_of, read_safetensors,
-                         write_safetensors)
+from dynode_core import (InputError, check_format, check_new_output, config_of,
+                         load_tensor_file, read_safetensors, write_safetensors)
 
 from .model import StyleGAN2Generator
 from .netpickle import is_network_pickle, load_network
@@ -91,30 +89,8 @@ def check_state(state: dict[str, torch.Tensor], model: torch.nn.Module, source) 
         raise InputError(f"{source} is not a consistent StyleGAN2 generator: {'; '.join(problems)}")
 
 
-_MODULE_GLOBALS = ("torch_utils.", "training.", "torch.nn.modules.", "model.", "models.")
-
-
 def _torch_load(path: Path):
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # pickle-protocol notices
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to read is the user's file
-        text = str(exc)
-        found = re.search(r"GLOBAL ([\w.]+)", text)
-        if isinstance(exc, pickle.UnpicklingError) and found:
-            name = found.group(1)
-            if name.startswith(_MODULE_GLOBALS) or name.rpartition(".")[2][:1].isupper():
-                raise InputError(f"refused to load {path}: it holds a whole pickled Python object "
-                                 f"({name}; STIT and PTI save tuned generators so), not weights, "
-                                 "and dynode never runs code from a file") from None
-            raise InputError(f"refused to load {path}: it would unpickle {name}, which is not "
-                             "allowed (only tensors, containers and argparse.Namespace)") from None
-        text = text.split("WeightsUnpickler error:")[-1]
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        detail = lines[0] if lines else "truncated or empty file"
-        raise InputError(f"cannot read {path} as a PyTorch checkpoint "
-                         f"({type(exc).__name__}: {detail[:120]})") from None
+    return load_tensor_file(path, "a StyleGAN2 checkpoint", allow=[argparse.Namespace])
 
 
 def _describe(obj) -> str:

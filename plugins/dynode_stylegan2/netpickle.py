@@ -174,8 +174,9 @@ def is_network_pickle(path) -> bool:
 def _refusal(path: Path, exc: RefusedGlobal) -> InputError:
     if (exc.module, exc.name) == TF_NETWORK:
         return InputError(f"{path} {TF_MESSAGE}")
-    return InputError(f"refused to load {path}: it names the global {exc.module}.{exc.name}, "
-                      "which a network pickle does not need (nothing from the file was run)")
+    return InputError(f"{path}: refused as a network pickle: loading it would run code "
+                      f"({exc.module}.{exc.name}); dynode reads only tensors, containers and "
+                      "the network classes it knows (nothing from the file was run)")
 
 
 def read_network_pickle(path) -> dict:
