@@ -8,8 +8,10 @@ with a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import os
 import sys
 
 import click
@@ -25,24 +27,36 @@ COMMAND_MODULES = (
     "dynode_core.commands.invert",
     "dynode_core.commands.run",
     "dynode_core.commands.render",
+    "dynode_core.commands.batch",
+    "dynode_core.commands.report",
 )
 
 
-def user_errors():
-    """The exception types that are shown as one line (imported lazily)."""
-    from .io import OutputError
-    from .registry import ComponentError, RegistryError
-    from .trajectory import TrajectoryError
+#: Errors of the system a user can act on (a full disk, a read-only folder ...).
+SYSTEM_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT,
+                 errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
 
-    errors = [OutputError, RegistryError, ComponentError, TrajectoryError, FileNotFoundError]
+
+def debug_enabled() -> bool:
+    """``dynode --debug`` or ``DYNODE_DEBUG=1``: show tracebacks instead of one line."""
+    return os.environ.get("DYNODE_DEBUG", "") not in ("", "0", "false", "no")
+
+
+def one_line(exc: BaseException) -> str | None:
+    """The one-line message for an error a user can act on, or None for a bug."""
     from .errors import DynodeError
 
-    errors.append(DynodeError)
-    return tuple(errors)
+    if isinstance(exc, DynodeError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in SYSTEM_ERRNOS:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
 
 
 class DynodeGroup(click.Group):
-    """A click group that turns user errors into one line and exit code 1."""
+    """A click group that turns user errors into one line and exit code 1
+    (``--debug`` / ``DYNODE_DEBUG=1`` shows the traceback instead)."""
 
     def invoke(self, ctx):
         try:
@@ -50,13 +64,17 @@ class DynodeGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001
-            if isinstance(exc, user_errors()):
-                raise click.ClickException(str(exc)) from None
-            raise
+            message = one_line(exc)
+            if message is None or debug_enabled():
+                raise
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=DynodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dynode")
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, param, value: os.environ.__setitem__("DYNODE_DEBUG", "1")
+              if value else None, help="Show tracebacks instead of one-line errors.")
 def cli():
     """dynode: turn a video into a continuous path in a GAN's latent space."""
 
@@ -124,9 +142,9 @@ def _load_commands() -> None:
 
 
 def _plugin_commands() -> None:
-    from .plugins import get_plugin_manager
+    from .plugins import call_hooks, get_plugin_manager
 
-    get_plugin_manager().hook.register_commands(cli=cli)
+    call_hooks(get_plugin_manager(), "register_commands", cli=cli)
 
 
 _load_commands()
@@ -140,10 +158,14 @@ def main(argv=None) -> int:
 
     warnings.simplefilter("default", PluginLoadWarning)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    if "--debug" in (sys.argv[1:] if argv is None else argv):
+        os.environ["DYNODE_DEBUG"] = "1"
     try:
         _plugin_commands()
     except Exception as exc:  # noqa: BLE001 - strict plugin mode or a broken hook
-        click.echo(f"Error: {exc}", err=True)
+        if debug_enabled():
+            raise
+        click.echo(f"Error: {one_line(exc) or f'{type(exc).__name__}: {exc}'}", err=True)
         return 1
     try:
         cli.main(args=argv, prog_name="dynode", standalone_mode=True)

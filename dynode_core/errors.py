@@ -23,5 +23,9 @@ class RegistryError(DynodeError):
     """A component name that is invalid, unknown or registered twice."""
 
 
+class PluginError(DynodeError):
+    """A plugin failed to load, or one of its hooks raised; names the plugin and the hook."""
+
+
 class ComponentError(DynodeError, RuntimeError):
     """An error raised inside a component, re-raised naming the component and its plugin."""

@@ -23,6 +23,11 @@ def atomic_path(path: str | os.PathLike):
 
     The temporary file keeps the target's suffix, so libraries that choose a
     format by suffix (PyAV, Pillow) still work.
+
+    Any operating-system error while writing (a full disk, a read-only file system,
+    no permission), including the ones libraries raise in their own types (safetensors),
+    becomes one :class:`OutputError` naming the path and the reason; the temporary
+    file is removed and nothing is left at ``path``.
     """
     path = Path(path)
     if path.parent and not path.parent.exists():
@@ -30,17 +35,42 @@ def atomic_path(path: str | os.PathLike):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create folder {path.parent}: {exc.strerror or exc}") from exc
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                   dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        reason = _write_failure(exc)
+        if reason is None:
+            raise
+        raise OutputError(f"cannot write {path}: {reason}") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+#: What libraries say in their own exception types when the system refused a write.
+_WRITE_FAILURES = ("No space left on device", "Read-only file system", "Permission denied",
+                   "Disk quota exceeded")
+
+
+def _write_failure(exc: Exception) -> str | None:
+    """The reason, when ``exc`` (e.g. a SafetensorError) reports a refused write."""
+    text = str(exc)
+    return next((reason for reason in _WRITE_FAILURES if reason in text), None)
 
 
 def _umask() -> int:

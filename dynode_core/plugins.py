@@ -20,6 +20,7 @@ from importlib import metadata
 import pluggy
 
 from . import hookspecs
+from .errors import DynodeError, PluginError
 from .registry import KINDS, Component, Registry
 
 #: Bundled plugins, loaded first, by import name.
@@ -30,6 +31,7 @@ DEFAULT_PLUGINS = (
     "dynode_shapes",
     "dynode_editors",
     "dynode_inversion",
+    "dynode_executors",
 )
 
 ENTRY_POINT_GROUP = "dynode"
@@ -100,7 +102,7 @@ class DynodePluginManager(pluggy.PluginManager):
         info.status, info.error = "failed", f"{type(exc).__name__}: {exc}"
         self._record(info)
         if _strict():
-            raise exc
+            raise PluginError(f"{describe(info.name, info)} failed to load: {info.error}") from exc
         version = f" {info.version}" if info.version else ""
         warnings.warn(
             f"dynode plugin '{info.name}'{version} failed to load: {info.error}",
@@ -182,8 +184,34 @@ def build_registry(pm: DynodePluginManager) -> Registry:
                 if info is not None:
                     info.provides.setdefault(_kind, []).append(name)
 
-            impl.function(register=register)
+            call_hook(impl, f"register_{kind}", info, register=register)
     return registry
+
+
+def describe(plugin: str, info: "PluginInfo | None") -> str:
+    """``plugin 'name' 1.0 (distribution)`` for messages."""
+    version = f" {info.version}" if info and info.version else ""
+    dist = f" ({info.distribution})" if info and info.distribution else ""
+    return f"plugin '{plugin}'{version}{dist}"
+
+
+def call_hook(impl, hook: str, info: "PluginInfo | None" = None, **kwargs):
+    """Call one plugin's implementation of ``hook`` with the keywords it names; an error
+    inside it (other than a message for users already) names the plugin and the hook."""
+    try:
+        return impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
+    except DynodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised naming the plugin
+        raise PluginError(f"{describe(impl.plugin_name, info)} failed in its {hook} hook: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def call_hooks(pm, hook: str, **kwargs) -> list:
+    """Every implementation of ``hook`` in call order (see :func:`call_hook`)."""
+    infos = getattr(pm, "infos", {})
+    return [call_hook(impl, hook, infos.get(impl.plugin_name), **kwargs)
+            for impl in reversed(getattr(pm.hook, hook).get_hookimpls())]
 
 
 def _core_version() -> str:

@@ -88,8 +88,11 @@ def _parse_times(text: str):
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output .safetensors trajectory.")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option("--max-output-frames", type=click.IntRange(1),
+              help="Refuse outputs longer than this [100000].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
-def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, overwrite):
+def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_output_frames,
+                overwrite):
     """Sample the dynamics fitted in DYN_DIR (by `dynode fit`) at new times."""
     from pathlib import Path
 
@@ -99,6 +102,7 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, overwrite
     from ..edits import upsample_times
     from ..errors import InputError
     from ..io import OutputError, check_new_output
+    from ..run.checks import check_output_size
     from ..trajectory import LatentTrajectory
 
     if times_text is not None and (factor is not None or extrapolate):
@@ -119,12 +123,18 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, overwrite
     meta["dynamics"] = getattr(model, "component", None) or type(model).__name__
     if times_text is not None:
         times = _parse_times(times_text)
+        check_output_size(len(times), num_ws=traj.num_layers, latent_dim=traj.dim,
+                          resolution=None, folder=out.parent, limit=max_output_frames,
+                          what=f"--out {out}")
     else:
         factor = factor or 1
+        step = float((traj.times[1:] - traj.times[:-1]).median()) / factor
+        count = max(1, int(round(extrapolate / step))) if extrapolate > 0 else 0
+        check_output_size(factor * (len(traj) - 1) + 1 + count, num_ws=traj.num_layers,
+                          latent_dim=traj.dim, resolution=None, folder=out.parent,
+                          limit=max_output_frames, what=f"--out {out}")
         times = upsample_times(traj.times, factor)
-        if extrapolate > 0:
-            step = float((traj.times[1:] - traj.times[:-1]).median()) / factor
-            count = max(1, int(round(extrapolate / step)))
+        if count:
             extra = traj.times[-1] + step * torch.arange(1, count + 1, dtype=torch.float64)
             times = torch.cat([times, extra])
         meta["interpolation_factor"] = factor

@@ -25,6 +25,8 @@ from ..params import DEVICE, ComponentName, Propagation
 @click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
 @click.option("--gif/--no-gif", default=None,
               help="Also write a GIF preview of every video (at most 256 frames, 256 px).")
+@click.option("--max-output-frames", type=click.IntRange(1),
+              help="Refuse outputs longer than this [100000].")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="A config.toml (e.g. from an earlier run); options given here win.")

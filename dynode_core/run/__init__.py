@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import InputError
 from ..io import atomic_write_text
 from ..trajectory import LatentTrajectory
 from ..device import resolve_device
@@ -44,26 +45,52 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
 
 
-def _prepare(config: RunConfig, resume: bool, overwrite: bool, progress, plugin_manager):
-    """Everything checked and loaded before the first stage; the run context."""
+def _same_settings(folder: Path, config: RunConfig) -> None:
+    """``--resume`` continues a run with its own settings: refuse other ones, naming them."""
+    stored_path = folder / "config.toml"
+    if not stored_path.is_file():
+        return
+    stored = RunConfig.from_toml(stored_path)
+    changed = [f"{k} ({getattr(stored, k)!r} -> {getattr(config, k)!r})"
+               for k in config.__dataclass_fields__ if getattr(stored, k) != getattr(config, k)]
+    if changed:
+        raise InputError(f"--resume continues the run in {folder} with its own settings, but "
+                         f"these differ: {'; '.join(changed)}; give the same options, or "
+                         "--overwrite to start over")
+
+
+def _prepare(config: RunConfig, resume: bool, overwrite: bool, progress):
+    """Everything checked and loaded before the first stage, then the locked run folder
+    and the run context. Nothing is created until every check has passed."""
     from ..interfaces import require
     from ..plugins import get_registry
     from ..video import probe_video
+    from .checks import check_run
     from .context import RunContext
-    from .folder import prepare_run_folder
+    from .folder import check_run_folder, prepare_run_folder
     from .source import check_input_frames, reader_options, source_name
 
     device = resolve_device(config.device)
+    check_run_folder(config.out, resume=resume, overwrite=overwrite)
     name = source_name(config)
     info = probe_video(name, **reader_options(config, name))  # bad input fails here
     check_input_frames(info.frames, name)
     generator = get_registry().create("generators", config.generator,
                                       checkpoint=config.checkpoint, device=device)
     require(generator, "generators", config.generator)
-    folder = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
-    atomic_write_text(folder / "config.toml", config.to_toml())
-    return RunContext(config=config, folder=folder, device=device, generator=generator,
-                      progress=progress, resume=resume, info=info)
+    checked = check_run(config, generator, info, device)
+    folder, lock = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
+    try:
+        if resume:
+            _same_settings(folder, config)
+        atomic_write_text(folder / "config.toml", config.to_toml())
+    except BaseException:
+        lock.release()
+        raise
+    ctx = RunContext(config=config, folder=folder, device=device, generator=generator,
+                     progress=progress, resume=resume, info=info, inverter=checked.inverter,
+                     edits=checked.edits)
+    return ctx, lock
 
 
 def _metrics(ctx, started: float) -> dict:
@@ -89,6 +116,7 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     default stages, extended by plugins' ``add_stages`` hooks).
     """
     from ..progress import Progressor
+    from .html import write_report
     from .runner import StageRunner
     from .stages import default_stages
 
@@ -96,17 +124,21 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     runner = StageRunner(plugin_manager)
     if stages is None:
         stages = default_stages()
-        runner.pm.hook.add_stages(stages=stages)
+        from ..plugins import call_hooks
+
+        call_hooks(runner.pm, "add_stages", stages=stages)
     bar = Progressor(enabled=progress, console=console)
-    ctx = _prepare(config, resume, overwrite, bar, plugin_manager)
+    ctx, lock = _prepare(config, resume, overwrite, bar)
     torch.manual_seed(config.seed)
     try:
         with bar:
             runner.run_all(stages, ctx)
+        metrics = _metrics(ctx, started)
+        atomic_write_text(ctx.folder / "metrics.json", json.dumps(metrics, indent=2, default=str))
+        write_report(ctx.folder)  # report.html, built from the folder's files
     finally:
         if ctx.targets is not None:
             ctx.targets.close()
-    metrics = _metrics(ctx, started)
-    atomic_write_text(ctx.folder / "metrics.json", json.dumps(metrics, indent=2, default=str))
+        lock.release()
     return RunResult(ctx.folder, ctx.results["invert"], ctx.results["interpolate"]["interpolated"],
                      ctx.results["edit"], metrics)

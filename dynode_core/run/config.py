@@ -45,6 +45,7 @@ class RunConfig:
     seed: int = 0
     batch_size: int = 16
     gif: bool = False  # a bounded GIF preview beside every video
+    max_output_frames: int | None = None  # None: 100,000 frames per output video
     out: str = "dynode-run"
 
     def __post_init__(self) -> None:

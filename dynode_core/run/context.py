@@ -15,7 +15,8 @@ class RunContext(MutableMapping):
     Stages read their settings and services from it (``ctx.config``,
     ``ctx.folder``, ``ctx.device``, ``ctx.generator``, ``ctx.progress``,
     ``ctx.resume``, ``ctx.info``, ``ctx.targets``: the input's frames as the
-    generator sees them, for the reconstruction metric), and every stage's result (after the
+    generator sees them, for the reconstruction metric; ``ctx.inverter`` and
+    ``ctx.edits``, built and resolved by the checks before the first stage), and every stage's result (after the
     ``after_stage`` hooks) is kept in ``ctx.results[stage]``; ``ctx.stages``
     holds the time and peak memory of each stage.
 
@@ -32,6 +33,8 @@ class RunContext(MutableMapping):
     resume: bool = False
     info: Any = None
     targets: Any = None
+    inverter: Any = None
+    edits: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)
     store: dict[str, Any] = field(default_factory=dict)

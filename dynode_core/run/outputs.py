@@ -112,6 +112,35 @@ def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
     return np.stack(kept)
 
 
+def _record(ctx, name: str):
+    return ctx.folder / "cache" / "render" / f"{name}.npz"
+
+
+def keep_rendered(ctx, name: str, sheet: np.ndarray, meter=None) -> None:
+    """Record a finished output (its sheet frames, and the reconstruction's per-frame
+    scores), so that ``--resume`` reuses it instead of rendering it again."""
+    from ..io import atomic_path
+
+    scores = {} if meter is None else {k: torch.cat(v).numpy() for k, v in meter.values.items()}
+    with atomic_path(_record(ctx, name)) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, sheet=sheet, **scores)
+
+
+def reuse_rendered(ctx, name: str, meter) -> np.ndarray | None:
+    """The sheet frames of an output a finished render wrote (its scores go to ``meter``),
+    or None when it must be rendered."""
+    record = _record(ctx, name)
+    wanted = [ctx.folder / f"{name}.mp4"] + ([ctx.folder / f"{name}.gif"] if ctx.config.gif else [])
+    if not record.is_file() or not all(p.is_file() for p in wanted):
+        return None
+    with np.load(record, allow_pickle=False) as data:
+        for key in ("psnr", "ssim"):
+            if key in data.files:
+                meter.values[key].append(torch.from_numpy(data[key]))
+        return data["sheet"]
+
+
 def render(ctx, plan: dict[str, Output]) -> Rendered:
     """Every output of the plan to video; the reconstruction is scored against the input
     as the generator sees it (PSNR / SSIM)."""
@@ -128,14 +157,20 @@ def render(ctx, plan: dict[str, Output]) -> Rendered:
         done += len(frames)
 
     for name, output in plan.items():
-        sheet = render_output(ctx, name, output,
-                              on_batch=score if name == "reconstruction" else None)
+        sheet = reuse_rendered(ctx, name, meter) if ctx.resume else None
+        if sheet is None:
+            sheet = render_output(ctx, name, output,
+                                  on_batch=score if name == "reconstruction" else None)
+            keep_rendered(ctx, name, sheet, meter if name == "reconstruction" else None)
         if output.label is not None:
             rendered.sheet_rows.append((output.label, sheet))
     quality = meter.compute()
     if quality:
+        per_frame = meter.per_frame()
         rendered.metrics.update({"reconstruction_psnr": quality["psnr"],
-                                 "reconstruction_ssim": quality["ssim"]})
+                                 "reconstruction_ssim": quality["ssim"],
+                                 "reconstruction_psnr_per_frame": per_frame["psnr"],
+                                 "reconstruction_ssim_per_frame": per_frame["ssim"]})
     targets.close()
     return rendered
 

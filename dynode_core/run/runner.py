@@ -101,8 +101,10 @@ class StageRunner:
 
     def run(self, stage: Stage, ctx) -> Any:
         """Run one stage on ``ctx``; returns (and stores) its possibly replaced result."""
+        from ..plugins import call_hooks
+
         data = stage.take(ctx)
-        self.pm.hook.before_stage(stage=stage.name, data=data, context=ctx)
+        call_hooks(self.pm, "before_stage", stage=stage.name, data=data, context=ctx)
         start = time.perf_counter()
         result = stage.run(ctx, data)
         seconds = time.perf_counter() - start
@@ -117,10 +119,14 @@ class StageRunner:
         return result
 
     def after(self, stage: str, result: Any, context) -> Any:
-        """Apply ``after_stage`` implementations in call order, chaining replacements."""
+        """Apply ``after_stage`` implementations in call order, chaining replacements; an
+        error inside one names its plugin."""
+        from ..plugins import call_hook
+
+        infos = getattr(self.pm, "infos", {})
         for impl in reversed(self.pm.hook.after_stage.get_hookimpls()):
-            kwargs = {"stage": stage, "result": result, "context": context}
-            replacement = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            replacement = call_hook(impl, "after_stage", infos.get(impl.plugin_name),
+                                    stage=stage, result=result, context=context)
             if replacement is not None:
                 result = replacement
         return result

@@ -46,12 +46,11 @@ def invert(ctx, source: Source) -> LatentTrajectory:
 
     config, generator = ctx.config, ctx.generator
     ctx.targets = FrameStore(ctx.folder)
-    traj = invert_video(source.batches(), generator, config.inverter, encoder=config.encoder,
-                        steps=config.inversion_steps, batch_size=config.batch_size,
+    traj = invert_video(source.batches(), generator, ctx.inverter, batch_size=config.batch_size,
                         crop=config.crop, cache_dir=ctx.folder / "cache", resume=ctx.resume,
-                        device=ctx.device, seed=config.seed, generator_name=config.generator,
-                        progress=ctx.progress.task("invert", source.total), source=source.name,
-                        fps=source.fps, on_input=lambda x: ctx.targets.append(to_uint8(x)))
+                        generator_name=config.generator, source=source.name, fps=source.fps,
+                        progress=ctx.progress.task("invert", source.total),
+                        on_input=lambda x: ctx.targets.append(to_uint8(x)))
     check_input_frames(len(traj), source.name)
     return traj
 
@@ -61,11 +60,15 @@ def save_trajectory(ctx, traj: LatentTrajectory) -> None:
 
 
 def fit(ctx, traj: LatentTrajectory):
-    """The configured dynamics, fitted to the observed codes."""
+    """The configured dynamics, fitted to the observed codes (on ``--resume``, the ones a
+    finished fit saved are loaded instead)."""
+    from ..dynamics_io import META_FILE, load_dynamics
     from ..interfaces import require
     from ..plugins import get_registry
 
-    config = ctx.config
+    config, saved = ctx.config, ctx.folder / "dynamics"
+    if ctx.resume and (saved / META_FILE).is_file():
+        return require(load_dynamics(saved, device=ctx.device), "dynamics", config.dynamics)
     model = get_registry().create("dynamics", config.dynamics, seed=config.seed,
                                   device=ctx.device)
     require(model, "dynamics", config.dynamics)
@@ -76,7 +79,7 @@ def fit(ctx, traj: LatentTrajectory):
 def save_dynamics(ctx, model) -> None:
     from ..dynamics_io import save_dynamics as save
 
-    save(model, ctx.config.dynamics, ctx.folder / "dynamics")
+    save(model, ctx.config.dynamics, ctx.folder / "dynamics", overwrite=True)
 
 
 def interpolate(ctx, dynamics) -> dict[str, LatentTrajectory]:
@@ -103,17 +106,14 @@ def edit_name(spec) -> str:
 
 
 def edit(ctx, dynamics) -> dict[str, torch.Tensor]:
-    """Each ``--edit`` made on frame 0 and propagated to every observed time."""
-    from ..edits import parse_edit, propagate_edit, resolve_edit
+    """Each ``--edit`` (resolved by the checks) made on frame 0 and propagated to every
+    observed time."""
+    from ..edits import propagate_edit
 
-    config, traj, generator = ctx.config, ctx.results["invert"], ctx.generator
-    edited = {}
-    for spec in config.edits:
-        parsed = parse_edit(spec)
-        resolved = resolve_edit(parsed, generator)
-        edited[edit_name(parsed)] = propagate_edit(dynamics, traj, resolved, generator,
-                                                   strategy=config.propagate)
-    return edited
+    traj = ctx.results["invert"]
+    return {name: propagate_edit(dynamics, traj, resolved, ctx.generator,
+                                 strategy=ctx.config.propagate)
+            for name, resolved in ctx.edits.items()}
 
 
 def default_stages() -> Stages:
