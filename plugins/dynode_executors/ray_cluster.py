@@ -48,8 +48,9 @@ class RayExecutor(Executor):
         ray = self._ray = _import_ray()
         self._started = False
         if not ray.is_initialized():
-            options = {"address": address} if address else {
-                "num_cpus": cpus or available_cpus(), "include_dashboard": False}
+            options = {"address": address} if address else {  # "local": never a stray cluster
+                "address": "local", "num_cpus": cpus or available_cpus(),
+                "include_dashboard": False}
             try:
                 ray.init(logging_level=logging.WARNING, log_to_driver=False, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
