@@ -33,6 +33,11 @@ class QualityMeter:
             return {}
         return {name: float(torch.cat(vals).mean()) for name, vals in self.values.items()}
 
+    def per_frame(self, digits: int = 4) -> dict[str, list[float]]:
+        """Every frame's PSNR and SSIM in the order seen, rounded to ``digits``."""
+        return {name: [round(float(v), digits) for v in torch.cat(vals)] if vals else []
+                for name, vals in self.values.items()}
+
 
 def psnr_ssim(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
     """Mean per-frame PSNR and SSIM of two (N, H, W, 3) uint8 arrays."""

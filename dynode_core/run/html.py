@@ -1,0 +1,172 @@
+"""``report.html``: the page a person opens beside a run folder.
+
+The page is built from the run folder's own files only (``metrics.json``,
+``config.toml``, the videos, ``trajectory.png``, ``contact_sheet.png``), so
+``dynode report RUN_DIR`` rebuilds it and ``run_pipeline`` writes it the same
+way once ``metrics.json`` is written. It is self-contained apart from relative
+links to those files: no script, style or font is fetched from anywhere, so the
+folder can be copied, zipped or served statically.
+
+The template is ``templates/report.html.j2`` (Jinja2, autoescaped); this module
+only gathers and formats the data it shows.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .folder import is_run_folder
+
+REPORT = "report.html"
+TEMPLATE = "report.html.j2"
+
+#: The videos shown side by side, in this order; ``edited_*.mp4`` follow.
+VIDEOS = ("input", "reconstruction", "interpolated", "extrapolated")
+
+#: Headline numbers: metrics.json key, label.
+HEADLINE = (("reconstruction_psnr", "reconstruction PSNR (dB)"),
+            ("reconstruction_ssim", "reconstruction SSIM"),
+            ("fit_loss", "fit loss"), ("frames", "frames"),
+            ("interpolated_frames", "interpolated frames"),
+            ("total_seconds", "total time (s)"), ("peak_rss_mb", "peak memory (MiB)"),
+            ("device", "device"), ("seed", "seed"))
+
+PLOT_WIDTH, PLOT_HEIGHT, PLOT_PAD = 360, 120, 6
+MAX_COLUMNS = 6  # videos in one row; more wrap, at the same size
+
+
+@dataclass
+class Video:
+    file: str  # relative to the run folder
+    label: str
+
+
+@dataclass
+class FramePlot:
+    """A per-frame series drawn as an inline SVG polyline."""
+
+    title: str
+    points: str  # "x,y x,y ..." in the SVG's user units
+    low: str
+    high: str
+    mean: str
+    count: int
+
+
+def fmt(value) -> str:
+    """A number as shown on the page (4 significant digits); anything else as text."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_run(folder: Path):
+    """The run's metrics and config; one-line errors for anything that is not a run."""
+    from .config import RunConfig
+
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder; give a dynode run folder")
+    if not is_run_folder(folder):
+        raise InputError(f"{folder} is not a dynode run folder (no .dynode-run marker)")
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except FileNotFoundError:
+        raise InputError(f"{folder} has no metrics.json: the run did not finish "
+                         "(continue it with dynode run --resume)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{folder}/metrics.json is not valid JSON: {exc}") from None
+    if not isinstance(metrics, dict):
+        raise InputError(f"{folder}/metrics.json does not hold a JSON object")
+    return metrics, RunConfig.from_toml(folder / "config.toml")
+
+
+def run_videos(folder: Path, factor: int) -> list[Video]:
+    """The run's videos that exist, labelled, input first and edits last."""
+    labels = {"interpolated": f"interpolated x{factor}",
+              "extrapolated": f"interpolated x{factor} + extrapolated"}
+    videos = [Video(f"{name}.mp4", labels.get(name, name)) for name in VIDEOS
+              if (folder / f"{name}.mp4").is_file()]
+    for path in sorted(folder.glob("edited_*.mp4")):
+        videos.append(Video(path.name, "edited " + path.stem.removeprefix("edited_")))
+    return videos
+
+
+def frame_plot(values, title: str) -> FramePlot | None:
+    """Per-frame values scaled into the plot box (None when there are none)."""
+    values = [float(v) for v in values or []]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (PLOT_WIDTH - 2 * PLOT_PAD) / max(1, len(values) - 1)
+    inner = PLOT_HEIGHT - 2 * PLOT_PAD
+    points = " ".join(f"{PLOT_PAD + i * step:.1f},{PLOT_PAD + inner * (high - v) / span:.1f}"
+                      for i, v in enumerate(values))
+    return FramePlot(title, points, fmt(low), fmt(high), fmt(sum(values) / len(values)),
+                     len(values))
+
+
+def stage_rows(metrics: dict) -> list[tuple[str, str, str]]:
+    stages = metrics.get("stages") or {}
+    return [(name, fmt(info.get("seconds")), fmt(info.get("peak_rss_mb")))
+            for name, info in stages.items() if isinstance(info, dict)]
+
+
+def reproduce_command(folder: Path) -> str:
+    """The command that runs this run again, into a new folder beside it."""
+    config = shlex.quote(str(folder / "config.toml"))
+    return f"dynode run --config {config} --out {shlex.quote(f'{folder}-again')}"
+
+
+def report_context(folder: Path) -> dict:
+    """Everything the template shows, read from the run folder."""
+    metrics, config = load_run(folder)
+    videos = run_videos(folder, config.interpolate)
+    plots = [frame_plot(metrics.get(f"reconstruction_{m}_per_frame"), f"reconstruction {m}")
+             for m in ("psnr", "ssim")]
+    fit = metrics.get("fit") if isinstance(metrics.get("fit"), dict) else {}
+    return {
+        "title": f"dynode run {folder.name}",
+        "videos": videos,
+        "headline": [(key, label, fmt(metrics[key])) for key, label in HEADLINE
+                     if key in metrics],
+        "plots": [p for p in plots if p is not None],
+        "plot": {"width": PLOT_WIDTH, "height": PLOT_HEIGHT},
+        "fit": [(key, fmt(value)) for key, value in fit.items()],
+        "dynamics": config.dynamics,
+        "factor": config.interpolate,
+        "source": config.input or f"world clip {config.demo_motion}",
+        "columns": max(1, min(len(videos), MAX_COLUMNS)),
+        "stages": stage_rows(metrics),
+        "images": [name for name in ("trajectory.png", "contact_sheet.png")
+                   if (folder / name).is_file()],
+        "config": (folder / "config.toml").read_text(),
+        "versions": sorted((metrics.get("versions") or {}).items()),
+        "reproduce": reproduce_command(folder),
+    }
+
+
+def render_report(folder) -> str:
+    """The report page of the run in ``folder``, as HTML text."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("dynode_core.run", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(TEMPLATE).render(**report_context(Path(folder)))
+
+
+def write_report(folder) -> Path:
+    """Write ``report.html`` into the run folder (atomically); returns its path."""
+    from ..io import atomic_write_text
+
+    folder = Path(folder)
+    return atomic_write_text(folder / REPORT, render_report(folder))
