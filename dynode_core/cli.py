@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dynode_core.commands.dynamics",
     "dynode_core.commands.edit",
     "dynode_core.commands.invert",
+    "dynode_core.commands.align",
     "dynode_core.commands.run",
     "dynode_core.commands.render",
     "dynode_core.commands.batch",

@@ -218,6 +218,30 @@ def register_metrics(register: Register) -> None:
 
 
 @hookspec
+def register_aligners(register: Register) -> None:
+    """Register aligners (:class:`dynode_core.interfaces.Aligner`): a clip's frames to one
+    crop per frame (``face``: FFHQ alignment of a tracked face; ``center``, ``box``,
+    ``none``), chosen with ``dynode run --align NAME[:OPTION]`` and ``dynode align``.
+
+    The factory is called as ``factory(option=None, face_index=0, smooth_center=1.0,
+    smooth_axes=3.0)``, where ``option`` is the text after ``NAME:`` (``box:X,Y,W,H``);
+    a bad option raises :class:`~dynode_core.InputError` in one line. Import detectors
+    inside the factory and name the extra to install when one is missing.
+
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
+    Example::
+
+        @hookimpl
+        def register_aligners(register: Register) -> None:
+            register("mesh", lazy("my_plugin.mesh:MeshAligner"),
+                     description="faces by a face mesh")
+    """
+
+
+@hookspec
 def register_commands(cli: "click.Group") -> None:
     """Add click commands to the ``dynode`` command group.
 

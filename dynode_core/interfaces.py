@@ -172,9 +172,34 @@ class Editor(abc.ABC):
         return latents + strength * direction.scale * vec
 
 
+class Aligner(abc.ABC):
+    """Maps the frames of a clip to one crop per frame: a quad in frame coordinates, a
+    status per frame (``detected``, ``filled`` from neighbours, ``fixed``), returned as
+    a :class:`~dynode_core.Alignment` whose crops are ``size`` pixels square.
+
+    The factory is called as ``factory(option=None, face_index=0, smooth_center=1.0,
+    smooth_axes=3.0)`` (``option``: what follows ``NAME:`` in ``--align NAME:OPTION``,
+    e.g. ``box:X,Y,W,H``); an aligner ignores settings it has no use for.
+    """
+
+    #: True when :meth:`align` looks at the frames (a detection pass over the clip);
+    #: False when the crops follow from the frame size alone (``frames`` is then None).
+    reads_frames: bool = False
+    #: Whether ``dynode run`` pastes the rendered crops back into the frames by default.
+    pastes: bool = True
+
+    @abc.abstractmethod
+    def align(self, frames, *, width: int, height: int, count: int, size: int,
+              progress: Progress = no_progress):
+        """The :class:`~dynode_core.Alignment` of ``count`` frames of ``width`` x
+        ``height``; ``frames``: an iterable of (N, H, W, 3) uint8 batches (or None, see
+        :attr:`reads_frames`). Raises :class:`~dynode_core.InputError` in one line when
+        it cannot align the clip (no face at all)."""
+
+
 #: kind -> the class its components subclass (video kinds are checked in :mod:`.video`).
 CONTRACTS = {"generators": Generator, "inverters": Inverter, "dynamics": Dynamics,
-             "editors": Editor}
+             "editors": Editor, "aligners": Aligner}
 
 
 def require(component, kind: str, name: str):

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "dynode_editors",
     "dynode_inversion",
     "dynode_executors",
+    "dynode_faces",
 )
 
 ENTRY_POINT_GROUP = "dynode"

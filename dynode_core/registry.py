@@ -20,6 +20,7 @@ KINDS = (
     "inverters",
     "dynamics",
     "editors",
+    "aligners",
     "video_readers",
     "video_writers",
     "metrics",
@@ -27,7 +28,8 @@ KINDS = (
 
 #: How an error message names one component of each kind.
 SINGULAR = {"generators": "generator", "encoders": "encoder", "inverters": "inverter",
-            "dynamics": "dynamics model", "editors": "editor", "video_readers": "video reader",
+            "dynamics": "dynamics model", "editors": "editor", "aligners": "aligner",
+            "video_readers": "video reader",
             "video_writers": "video writer", "metrics": "metric"}
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

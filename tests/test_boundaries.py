@@ -66,7 +66,7 @@ def test_the_guard_resolves_relative_imports():
 #: The declared public API. A change here is a change to what plugins and users rely on.
 PUBLIC_API = [
     "__version__", "hookimpl", "lazy", "get_registry",
-    "Generator", "Inverter", "Dynamics", "Editor", "Direction", "Progress", "no_progress",
+    "Generator", "Inverter", "Dynamics", "Editor", "Aligner", "Alignment", "align_video", "Direction", "Progress", "no_progress",
     "VideoReader", "VideoWriter", "FrameSink", "FrameBatch", "VideoInfo",
     "DynodeError", "InputError", "OutputError",
     "LatentTrajectory", "check_times",
