@@ -88,9 +88,11 @@ def _write_png_frames(folder: Path, batches) -> Path:
 
 
 def write_rendering(latents, out, *, generator: str = "shapes64", checkpoint=None, fps=None,
-                    device: str = "auto", batch_size: int = 16, overwrite: bool = False) -> Path:
+                    device: str = "auto", batch_size: int = 16, overwrite: bool = False,
+                    generator_delta=None) -> Path:
     """Render a codes file to ``out``: ``.mp4``/``.gif`` video, ``.png`` contact sheet,
-    or a folder of lossless PNG frames. Frames use ``const`` noise."""
+    or a folder of lossless PNG frames. Frames use ``const`` noise. ``generator_delta``:
+    a tuned generator's delta file (``tuned.safetensors``) applied to the generator."""
     from .io import OutputError
     from .plugins import get_registry
     from .device import resolve_device
@@ -103,6 +105,10 @@ def write_rendering(latents, out, *, generator: str = "shapes64", checkpoint=Non
     traj = LatentTrajectory.load(latents)
     model = get_registry().create("generators", generator, checkpoint=checkpoint,
                                   device=resolve_device(device))
+    if generator_delta is not None:
+        from .tuning import apply_generator_delta
+
+        apply_generator_delta(model, generator_delta)
     if traj.dim != model.latent_dim or traj.num_layers not in (1, model.num_ws):
         raise OutputError(f"{latents} holds codes of shape (L={traj.num_layers}, "
                           f"D={traj.dim}) but generator '{generator}' takes "

@@ -76,6 +76,8 @@ def _list_directions(editor_names, generator, options, limit) -> None:
               help="Generator, for editors that read it (sefa, ganspace, supervised).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Weights file, for generators that need one (e.g. stylegan2).")
+@click.option("--generator-delta", type=click.Path(dir_okay=False), default=None,
+              help="A tuned generator's delta (tuned.safetensors), applied to --generator.")
 @click.option("-o", "--editor-option", "editor_options", multiple=True, metavar="KEY=VALUE",
               help="Editor option, repeatable: layers=0-7, components=ffhq_pca.pt, "
                    "labels=smile.csv, folder=directions/, samples=5000, seed=1, rgb=true.")
@@ -96,8 +98,8 @@ def _list_directions(editor_names, generator, options, limit) -> None:
               help="With --list-directions: only these (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="With --list-directions: directions shown per editor.")
-def edit(dyn_dir, spec, strategy, generator_name, checkpoint, editor_options, factor,
-         trajectory_path, fps, device, out, overwrite, list_directions, editors, limit):
+def edit(dyn_dir, spec, strategy, generator_name, checkpoint, generator_delta, editor_options,
+         factor, trajectory_path, fps, device, out, overwrite, list_directions, editors, limit):
     """Edit frame 0 of the trajectory fitted in DYN_DIR (a `dynode fit` folder) and propagate
     the edit to every frame with the fitted dynamics (or as a fixed offset)."""
     from pathlib import Path
@@ -112,6 +114,10 @@ def edit(dyn_dir, spec, strategy, generator_name, checkpoint, editor_options, fa
 
         generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
                                           device=resolve_device(device)).eval()
+        if generator_delta is not None:
+            from ..tuning import apply_generator_delta
+
+            apply_generator_delta(generator, generator_delta)
     if list_directions:
         _list_directions(editors, generator, options, limit)
         return

@@ -18,13 +18,17 @@ from ..params import DEVICE, ComponentName
               help="Frame rate [the codes' own].")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--generator-delta", type=click.Path(dir_okay=False),
+              help="A tuned generator's delta (tuned.safetensors from --tune / dynode tune).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
-def render(latents, generator, checkpoint, out, fps, device, batch_size, overwrite):
+def render(latents, generator, checkpoint, out, fps, device, batch_size, generator_delta,
+           overwrite):
     """Render codes (a trajectory file, or the output of interpolate / edit) to frames."""
     from ..render import write_rendering
 
     path = write_rendering(latents, out, generator=generator, checkpoint=checkpoint, fps=fps,
-                           device=device, batch_size=batch_size, overwrite=overwrite)
+                           device=device, batch_size=batch_size, overwrite=overwrite,
+                           generator_delta=generator_delta)
     click.echo(f"wrote {path}")
 
 

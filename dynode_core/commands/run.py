@@ -22,9 +22,20 @@ from ..params import DEVICE, ComponentName, Propagation
 @click.option("--propagate", type=Propagation(),
               help="How the frame-0 edit reaches every frame [dynamics].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
+@click.option("--align", metavar="NAME[:OPTION]",
+              help="Crop of each frame: center (follows --crop), face, box:X,Y,W,H, none [center].")
+@click.option("--face-index", type=click.IntRange(0),
+              help="--align face: which face to track, 0 = the largest [0].")
+@click.option("--paste-back/--no-paste-back", default=None,
+              help="Paste the rendered crops back into the input's frames [on for face, box].")
+@click.option("--audio/--no-audio", default=None,
+              help="Keep the input's audio in every full-length output [on].")
 @click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
 @click.option("--gif/--no-gif", default=None,
               help="Also write a GIF preview of every video (at most 256 frames, 256 px).")
+@click.option("--tune", type=ComponentName("tuners"),
+              help="Tune the generator on the clip before fitting (pti).")
+@click.option("--tune-steps", type=click.IntRange(1), help="The tuner's steps [its default].")
 @click.option("--max-output-frames", type=click.IntRange(1),
               help="Refuse outputs longer than this [100000].")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")

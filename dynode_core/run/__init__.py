@@ -89,7 +89,8 @@ def _prepare(config: RunConfig, resume: bool, overwrite: bool, progress):
         raise
     ctx = RunContext(config=config, folder=folder, device=device, generator=generator,
                      progress=progress, resume=resume, info=info, inverter=checked.inverter,
-                     edits=checked.edits)
+                     aligner=checked.aligner,
+                     edits=checked.edits, tuner=checked.tuner)
     return ctx, lock
 
 
@@ -103,6 +104,7 @@ def _metrics(ctx, started: float) -> dict:
                                                             ["interpolated"]),
             "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
             **ctx.results["render"].metrics, "fit": fit_stats, "fit_loss": fit_stats.get("loss"),
+            **({"tune": ctx.results["tune"]} if "tune" in ctx.results else {}),
             "stages": ctx.stages, "total_seconds": round(time.perf_counter() - started, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
@@ -124,6 +126,10 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     runner = StageRunner(plugin_manager)
     if stages is None:
         stages = default_stages()
+        if config.tune:
+            from .tune import tune_stage
+
+            stages.add(tune_stage(), after="invert")
         from ..plugins import call_hooks
 
         call_hooks(runner.pm, "add_stages", stages=stages)

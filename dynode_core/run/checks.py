@@ -28,6 +28,8 @@ class Checked:
 
     inverter: object
     edits: dict = field(default_factory=dict)
+    aligner: object = None
+    tuner: object = None
 
 
 def _edits(config, generator) -> dict:
@@ -108,5 +110,14 @@ def check_run(config, generator, info, device: str) -> Checked:
                               resolution=generator.resolution, folder=config.out,
                               limit=config.max_output_frames, what=f"{option}'s video")
     edits = _edits(config, generator)
+    from .align import check_align
+
+    aligner = check_align(config, info, generator.resolution)
     _dynamics(config, device)
-    return Checked(inverter=_inverter(config, device), edits=edits)
+    tuner = None
+    if config.tune:
+        from .tune import build_tuner
+
+        tuner = build_tuner(config, generator, device)
+    return Checked(inverter=_inverter(config, device), edits=edits,
+                   aligner=aligner, tuner=tuner)

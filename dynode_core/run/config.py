@@ -37,6 +37,10 @@ class RunConfig:
     edits: list[str] = field(default_factory=list)
     propagate: str = "dynamics"
     crop: str = "center"
+    align: str = "center"  # aligner NAME[:OPTION]: face, center (follows crop), box:X,Y,W,H, none
+    face_index: int = 0  # --align face: which face to track (0 = the largest)
+    paste_back: bool | None = None  # None: on when the aligner crops a part (face, box)
+    audio: bool = True  # the input's audio in every full-length output
     max_frames: int | None = None  # read at most this many frames of the input
     demo_motion: str = "circle"  # world clip rendered when input is None
     demo_frames: int = 64
@@ -46,6 +50,8 @@ class RunConfig:
     batch_size: int = 16
     gif: bool = False  # a bounded GIF preview beside every video
     max_output_frames: int | None = None  # None: 100,000 frames per output video
+    tune: str | None = None  # a registered tuner (pti): the generator tuned on the clip
+    tune_steps: int | None = None  # the tuner's steps (None: its default)
     out: str = "dynode-run"
 
     def __post_init__(self) -> None:

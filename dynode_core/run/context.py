@@ -34,6 +34,8 @@ class RunContext(MutableMapping):
     info: Any = None
     targets: Any = None
     inverter: Any = None
+    aligner: Any = None
+    tuner: Any = None
     edits: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)

@@ -235,6 +235,11 @@ class StyleGAN2Generator(Generator):
         self._style_layers = [(module.conv.modulation, idx) for _, module, idx in layers]
 
     # -- latent spaces ---------------------------------------------------------------
+    def synthesis_parameters(self) -> dict[str, nn.Parameter]:
+        """Every parameter but the mapping network's (``style``, ``embed``)."""
+        return {name: p for name, p in self.named_parameters()
+                if not name.startswith(("style.", "embed."))}
+
     def mean_latent(self) -> torch.Tensor:
         return self.latent_avg.detach().clone()
 

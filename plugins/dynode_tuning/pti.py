@@ -1,0 +1,135 @@
+"""Pivotal tuning (PTI; Roich et al. 2021), on all frames of a clip at once (as STIT does).
+
+The inverted codes stay fixed as pivots; the synthesis weights are tuned, on shuffled
+batches of the clip's frames, to reconstruct them: pixel MSE plus ``ssim_weight`` x
+(1 - SSIM) (torchmetrics; LPIPS would need backbone weights that cannot be fetched).
+The locality regulariser keeps the rest of the latent space as it was: codes moved from
+the pivots by ``locality_radius`` towards random mapped samples must render as the
+untuned generator renders them (MSE, weighted by ``locality``). Stops after ``steps`` or
+when the running PSNR reaches ``target_psnr``; checkpoints every ``checkpoint_every``
+steps (weights, Adam state, random state), so an interruption resumes to the same weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from dynode_core import InputError, Tuner, atomic_path, no_progress
+
+STATE_FILE = "tune-state.pt"
+
+
+class PivotalTuner(Tuner):
+    """See the module docstring; every option is in :attr:`config`."""
+
+    def __init__(self, steps: int = 1000, lr: float = 1e-3, batch: int = 8,
+                 ssim_weight: float = 0.5, locality: float = 0.1, locality_samples: int = 2,
+                 locality_radius: float = 30.0, target_psnr: float | None = None,
+                 checkpoint_every: int = 100, seed: int = 0, device=None) -> None:
+        if int(steps) < 1 or int(batch) < 1 or float(lr) <= 0:
+            raise InputError("pti needs steps >= 1, batch >= 1 and lr > 0")
+        self.config = {"name": "pti", "steps": int(steps), "lr": float(lr),
+                       "batch": int(batch), "ssim_weight": float(ssim_weight),
+                       "locality": float(locality), "locality_samples": int(locality_samples),
+                       "locality_radius": float(locality_radius),
+                       "target_psnr": None if target_psnr is None else float(target_psnr),
+                       "seed": int(seed)}
+        self.checkpoint_every = int(checkpoint_every)
+
+    # ------------------------------------------------------------------ losses
+    def _reconstruction(self, images, targets) -> torch.Tensor:
+        from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+        loss = F.mse_loss(images, targets)
+        if self.config["ssim_weight"]:
+            similarity = ssim((images + 1) / 2, (targets + 1) / 2, data_range=1.0)
+            loss = loss + self.config["ssim_weight"] * (1 - similarity)
+        return loss
+
+    def _locality(self, generator, original, pivots, rng) -> torch.Tensor:
+        c = self.config
+        z = torch.randn(c["locality_samples"], generator.latent_dim, generator=rng)
+        z = z.to(pivots.device)
+        with torch.no_grad():
+            w = original.mapping(z)[:, None, :].expand(-1, pivots.shape[1], -1)
+            start = pivots[:c["locality_samples"]]
+            step = w - start
+            moved = start + c["locality_radius"] * step / step.norm(dim=(1, 2), keepdim=True)
+            wanted = original.synthesize(moved, noise_mode="const")
+        return F.mse_loss(generator.synthesize(moved, noise_mode="const"), wanted)
+
+    # ------------------------------------------------------------------ state
+    def _load(self, state_dir, params, optimiser, rng) -> dict:
+        path = Path(state_dir) / STATE_FILE if state_dir else None
+        if path is None or not path.is_file():
+            return {"step": 0, "curve": [], "order": torch.empty(0, dtype=torch.long),
+                    "done": False}
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("config") != self.config:
+            raise InputError(f"{path} holds a tuning with other settings; delete it to start "
+                             "over")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(state["params"][name])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.set_state(state["rng"])
+        return {"step": int(state["step"]), "curve": list(state["curve"]),
+                "order": state["order"], "done": bool(state["done"])}
+
+    def _save(self, state_dir, progress: dict, params, optimiser, rng) -> None:
+        if not state_dir:
+            return
+        state = {"config": self.config, **progress, "rng": rng.get_state(),
+                 "params": {n: p.detach().cpu() for n, p in params.items()},
+                 "optimiser": optimiser.state_dict()}
+        with atomic_path(Path(state_dir) / STATE_FILE) as tmp:
+            torch.save(state, tmp)
+
+    # ------------------------------------------------------------------ tuning
+    def tune(self, generator, pivots, frames, *, progress=no_progress, state_dir=None) -> dict:
+        c, count = self.config, len(pivots)
+        params = generator.synthesis_parameters()
+        device = next(iter(params.values())).device
+        pivots = pivots.to(device)
+        original = copy.deepcopy(generator).eval().requires_grad_(False) if c["locality"] else None
+        for p in params.values():
+            p.requires_grad_(True)
+        optimiser = torch.optim.Adam(params.values(), lr=c["lr"])
+        rng = torch.Generator().manual_seed(c["seed"])
+        done = self._load(state_dir, params, optimiser, rng)
+        step, curve, order, running = done["step"], done["curve"], done["order"], None
+        progress(step, total=c["steps"])
+        try:
+            while step < c["steps"] and not done["done"]:
+                if len(order) < c["batch"]:
+                    order = torch.cat([order, torch.randperm(count, generator=rng)])
+                index, order = order[:c["batch"]], order[c["batch"]:]
+                targets = frames(index).to(device)
+                images = generator.synthesize(pivots[index], noise_mode="const")
+                loss = self._reconstruction(images, targets)
+                if original is not None:
+                    loss = loss + c["locality"] * self._locality(generator, original,
+                                                                 pivots[index], rng)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                step += 1
+                mse = float(F.mse_loss(images.detach(), targets))
+                psnr = 10 * math.log10(4.0 / max(mse, 1e-12))  # images span [-1, 1]
+                running = psnr if running is None else 0.9 * running + 0.1 * psnr
+                curve.append(round(psnr, 3))
+                progress(1, loss=float(loss.detach()), psnr=running)
+                done = {"step": step, "curve": curve, "order": order,
+                        "done": c["target_psnr"] is not None and running >= c["target_psnr"]}
+                if step % self.checkpoint_every == 0 or step == c["steps"] or done["done"]:
+                    self._save(state_dir, done, params, optimiser, rng)
+        finally:
+            for p in params.values():
+                p.requires_grad_(False)
+        return {"steps": step, "psnr_curve": curve, "final_batch_psnr": curve[-1] if curve
+                else None}
