@@ -29,9 +29,11 @@ _PUBLIC = {
     "Aligner": "interfaces",
     "Alignment": "alignment",
     "align_video": "alignment",
+    "Tuner": "interfaces",
     "Direction": "interfaces",
     "Progress": "interfaces",
     "no_progress": "interfaces",
+    "Executor": "interfaces",
     "VideoReader": "video_types",
     "VideoWriter": "video_types",
     "FrameSink": "video_types",
@@ -47,6 +49,12 @@ _PUBLIC = {
     # a whole run
     "RunConfig": "run",
     "run_pipeline": "run",
+    # many runs: dynode batch
+    "run_batch": "batch",
+    "read_manifest": "batch",
+    "BatchJob": "batch",
+    "JobResult": "batch",
+    "BatchWorker": "batch",
     "RunContext": "run.context",
     "Stage": "run.runner",
     "Stages": "run.runner",
@@ -86,6 +94,11 @@ _PUBLIC = {
     "to_uint8": "render",
     "contact_sheet": "render",
     "psnr_ssim": "metrics",
+    # tuned generators
+    "generator_sha256": "tuning",
+    "save_generator_delta": "tuning",
+    "read_generator_delta": "tuning",
+    "apply_generator_delta": "tuning",
     # building blocks for plugin commands
     "ComponentName": "params",
     "parse_options": "params",

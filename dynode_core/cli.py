@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "dynode_core.commands.align",
     "dynode_core.commands.run",
     "dynode_core.commands.render",
+    "dynode_core.commands.tune",
     "dynode_core.commands.batch",
     "dynode_core.commands.report",
 )

@@ -218,6 +218,50 @@ def register_metrics(register: Register) -> None:
 
 
 @hookspec
+def register_executors(register: Register) -> None:
+    """Register batch executors (:class:`dynode_core.interfaces.Executor`): where
+    ``dynode batch`` runs its videos (``local``, ``ray``; Dask or Slurm could follow).
+
+    The factory is called as ``factory(workers=None, address=None)`` and returns an
+    :class:`~dynode_core.Executor`; an executor that cannot use an option it is given
+    raises :class:`~dynode_core.InputError`. Import the engine (e.g. ``ray``) inside the
+    factory, so that listing plugins imports nothing heavy, and name the package to
+    install in a one-line error when it is missing.
+
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
+    Example::
+
+        @hookimpl
+        def register_executors(register: Register) -> None:
+            register("dask", lazy("my_plugin.dask:DaskExecutor"),
+                     description="a Dask cluster (address=tcp://HOST:8786)")
+    """
+
+
+@hookspec
+def register_tuners(register: Register) -> None:
+    """Register per-clip generator tuners (:class:`dynode_core.interfaces.Tuner`).
+
+    The factory is called with the tuner's options as keywords (e.g. ``steps=500``,
+    ``seed``, ``device``) and returns a tuner; ``dynode run --tune NAME`` and
+    ``dynode tune`` use it.
+
+    :param register: ``register(name, factory, *, aliases=(), description="",
+        replace=False, **meta)``; call it once per component (see the module
+        docstring for the name rules and conflicts).
+
+    Example::
+
+        @hookimpl
+        def register_tuners(register):
+            register("pti", PivotalTuner, description="pivotal tuning")
+    """
+
+
+@hookspec
 def register_aligners(register: Register) -> None:
     """Register aligners (:class:`dynode_core.interfaces.Aligner`): a clip's frames to one
     crop per frame (``face``: FFHQ alignment of a tracked face; ``center``, ``box``,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import types
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -63,6 +63,12 @@ class Generator(abc.ABC, torch.nn.Module):
     def styles(self, w: torch.Tensor) -> list[torch.Tensor]:
         """Optional StyleSpace access: per-layer modulation style vectors."""
         raise NotImplementedError(f"{type(self).__name__} has no StyleSpace access")
+
+    def synthesis_parameters(self) -> dict[str, torch.nn.Parameter]:
+        """Optional: the synthesis network's parameters by ``state_dict`` name, which
+        per-clip tuners (``pti``) adjust while the mapping stays fixed."""
+        raise NotImplementedError(f"{type(self).__name__} does not say which of its "
+                                  "parameters synthesize images, so it cannot be tuned")
 
     def named_directions(self) -> dict[str, "Direction"]:
         """Optional: edit directions that come with the model (name -> Direction, e.g. the
@@ -172,6 +178,60 @@ class Editor(abc.ABC):
         return latents + strength * direction.scale * vec
 
 
+class Executor(abc.ABC):
+    """Where ``dynode batch`` runs its videos: this process, a process pool, a cluster.
+
+    The factory is called as ``factory(workers=None, address=None)``. Each job is run in
+    a worker by ``dynode_core.BatchWorker(threads).run(job)``, which loads the generator
+    and encoder once per worker and never raises for a failing video (it returns a
+    failed :class:`~dynode_core.JobResult`). ``workers`` x ``threads`` should not exceed
+    the CPUs the executor was given. A worker that dies is retried once on another
+    worker; a second death is reported with ``JobResult.died(job, reason)``.
+    """
+
+    #: videos that run at once, and torch threads per worker (None: torch's default)
+    workers: int = 1
+    threads: int | None = None
+
+    @abc.abstractmethod
+    def run(self, jobs: list) -> Iterator:
+        """Run every :class:`~dynode_core.BatchJob`; yield one result per job as each
+        finishes, in any order."""
+
+    def close(self) -> None:
+        """Release what the executor started (a local cluster); called after the batch,
+        also when it fails."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Tuner(abc.ABC):
+    """Tunes a generator's synthesis weights on one clip, keeping its codes fixed as
+    pivots (per-clip / pivotal tuning), so that real frames reconstruct closely.
+
+    ``config``: the JSON-able settings that determine the result (stored with it).
+    """
+
+    config: dict
+
+    @abc.abstractmethod
+    def tune(self, generator: Generator, pivots: torch.Tensor,
+             frames: Callable[[torch.Tensor], torch.Tensor], *,
+             progress: Progress = no_progress, state_dir=None) -> dict:
+        """Adjust ``generator.synthesis_parameters()`` in place so that
+        ``generator.synthesize(pivots[i])`` reproduces frame ``i``.
+
+        ``pivots``: the clip's codes (T, L, D); ``frames(indices)``: those frames as
+        (n, 3, R, R) in [-1, 1] (read on demand: a clip is never held whole);
+        ``state_dir``: where to checkpoint, so an interrupted tuning resumes to the same
+        weights. Returns statistics (steps, final PSNR ...).
+        """
+
+
 class Aligner(abc.ABC):
     """Maps the frames of a clip to one crop per frame: a quad in frame coordinates, a
     status per frame (``detected``, ``filled`` from neighbours, ``fixed``), returned as
@@ -199,7 +259,7 @@ class Aligner(abc.ABC):
 
 #: kind -> the class its components subclass (video kinds are checked in :mod:`.video`).
 CONTRACTS = {"generators": Generator, "inverters": Inverter, "dynamics": Dynamics,
-             "editors": Editor, "aligners": Aligner}
+             "editors": Editor, "aligners": Aligner, "executors": Executor, "tuners": Tuner}
 
 
 def require(component, kind: str, name: str):

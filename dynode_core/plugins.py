@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "dynode_inversion",
     "dynode_executors",
     "dynode_faces",
+    "dynode_tuning",
 )
 
 ENTRY_POINT_GROUP = "dynode"

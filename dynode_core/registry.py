@@ -24,13 +24,16 @@ KINDS = (
     "video_readers",
     "video_writers",
     "metrics",
+    "executors",
+    "tuners",
 )
 
 #: How an error message names one component of each kind.
 SINGULAR = {"generators": "generator", "encoders": "encoder", "inverters": "inverter",
             "dynamics": "dynamics model", "editors": "editor", "aligners": "aligner",
             "video_readers": "video reader",
-            "video_writers": "video writer", "metrics": "metric"}
+            "video_writers": "video writer", "metrics": "metric",
+            "executors": "executor", "tuners": "tuner"}
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 

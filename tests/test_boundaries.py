@@ -66,11 +66,14 @@ def test_the_guard_resolves_relative_imports():
 #: The declared public API. A change here is a change to what plugins and users rely on.
 PUBLIC_API = [
     "__version__", "hookimpl", "lazy", "get_registry",
-    "Generator", "Inverter", "Dynamics", "Editor", "Aligner", "Alignment", "align_video", "Direction", "Progress", "no_progress",
+    "Generator", "Inverter", "Dynamics", "Editor", "Aligner", "Alignment", "align_video", "Tuner", "Direction", "Progress", "no_progress",
+    "Executor",
     "VideoReader", "VideoWriter", "FrameSink", "FrameBatch", "VideoInfo",
     "DynodeError", "InputError", "OutputError",
     "LatentTrajectory", "check_times",
-    "RunConfig", "run_pipeline", "RunContext", "Stage", "Stages", "result_of", "resolve_device",
+    "RunConfig", "run_pipeline",
+    "run_batch", "read_manifest", "BatchJob", "JobResult", "BatchWorker",
+    "RunContext", "Stage", "Stages", "result_of", "resolve_device",
     "atomic_path", "atomic_write_text", "check_new_output", "read_safetensors",
     "write_safetensors", "check_format", "config_of", "load_tensor_file",
     "read_video", "write_video", "open_video", "iter_frames", "batch_frames",
@@ -78,6 +81,7 @@ PUBLIC_API = [
     "upsample_times", "parse_edit", "resolve_edit", "propagate_edit", "reference_codes",
     "create_editor", "Edit", "EditSpec", "PROPAGATIONS",
     "render_batches", "render_all", "to_uint8", "contact_sheet", "psnr_ssim",
+    "generator_sha256", "save_generator_delta", "read_generator_delta", "apply_generator_delta",
     "ComponentName", "parse_options", "Progressor", "versions", "peak_rss_mb",
 ]
 
