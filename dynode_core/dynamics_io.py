@@ -15,11 +15,14 @@ import os
 from pathlib import Path
 
 from .errors import InputError
-from .io import OutputError, atomic_path, atomic_write_text
+from .io import OutputError, atomic_write_text, write_safetensors
 
 FORMAT = "dynode.dynamics/1"
 STATE_FILE = "state.safetensors"
 META_FILE = "dynamics.json"
+#: fit statistics that measure the machine, not the fit: left out of dynamics.json so the
+#: same fit writes the same bytes (run.json and metrics.json keep the times)
+MEASURED = ("seconds",)
 
 
 def _jsonable(value):
@@ -35,8 +38,6 @@ def save_dynamics(model, name: str, folder: str | os.PathLike, *, overwrite: boo
 
     Refuses a folder that already holds fitted dynamics unless ``overwrite``.
     """
-    from safetensors.torch import save_file
-
     from . import __version__
 
     folder = Path(folder)
@@ -51,11 +52,11 @@ def save_dynamics(model, name: str, folder: str | os.PathLike, *, overwrite: boo
         "component": name,
         "config": _jsonable(dict(model.config)),
         "trajectory": _jsonable(dict(getattr(model, "fitted_info", {}) or {})),
-        "fit": _jsonable(dict(getattr(model, "fit_stats", {}) or {})),
+        "fit": _jsonable({k: v for k, v in dict(getattr(model, "fit_stats", {}) or {}).items()
+                          if k not in MEASURED}),
         "dynode_version": __version__,
     }
-    with atomic_path(folder / STATE_FILE) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT, "component": name})
+    write_safetensors(folder / STATE_FILE, state, fmt=FORMAT, metadata={"component": name})
     atomic_write_text(folder / META_FILE, json.dumps(doc, indent=2) + "\n")
     return folder
 

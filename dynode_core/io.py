@@ -125,18 +125,20 @@ def config_of(meta: dict) -> dict | None:
 
 
 def write_safetensors(path, tensors: dict, *, fmt: str, config: dict | None = None,
-                      sidecar: dict | None = None) -> Path:
-    """Write ``tensors`` atomically with ``format`` and ``config`` in the header; with
-    ``sidecar``, also a readable ``.json`` beside it (format, config and those fields)."""
+                      sidecar: dict | None = None, metadata: dict | None = None) -> Path:
+    """Write ``tensors`` atomically with ``format``, ``config`` and the strings in
+    ``metadata`` in the header; with ``sidecar``, also a readable ``.json`` beside it
+    (format, config and those fields). The same tensors and header give the same bytes."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    header = {"format": fmt}
+    header = {**(metadata or {}), "format": fmt}
     if config is not None:
         header["config"] = json.dumps(config)
     state = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=header)
+        _canonical_header(tmp)
     if sidecar is not None:
         doc = {"format": fmt, "config": config, **sidecar}
         with atomic_path(path.with_suffix(".json")) as tmp:
@@ -226,3 +228,25 @@ def _first_line(exc: Exception) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     detail = lines[0].split(". ")[0][:120] if lines else "truncated or empty file"
     return f"{type(exc).__name__}: {detail}"
+
+
+# ---------------------------------------------------------------- byte-stable safetensors
+def _canonical_header(path) -> None:
+    """Rewrite a safetensors file's JSON header with sorted keys, in place.
+
+    safetensors keeps the header metadata in a hash map, so the same tensors and metadata
+    come out in another key order each time. Sorted, compact JSON is never longer than
+    safetensors' own compact JSON; it is padded with spaces to the same length (headers
+    are space-padded to 8-byte alignment already), so the tensor data does not move.
+    """
+    import struct
+
+    with open(path, "r+b") as f:
+        (size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(size))
+        text = json.dumps(header, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode()
+        if len(text) > size:  # not a header safetensors wrote: leave it as it is
+            return
+        f.seek(8)
+        f.write(text.ljust(size, b" "))

@@ -140,15 +140,11 @@ class LatentTrajectory:
     # -------------------------------------------------------------------- io
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically as ``dynode.trajectory/1`` safetensors."""
-        from safetensors.torch import save_file
+        from .io import write_safetensors
 
-        from .io import atomic_path
-
-        header = {"format": FORMAT, "space": self.space, "meta": json.dumps(self.meta)}
-        with atomic_path(path) as tmp:
-            save_file({"times": self.times.contiguous(), "latents": self.latents}, str(tmp),
-                      metadata=header)
-        return Path(path)
+        return write_safetensors(path, {"times": self.times, "latents": self.latents},
+                                 fmt=FORMAT, metadata={"space": self.space,
+                                                       "meta": json.dumps(self.meta)})
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, fps: float | None = None) -> "LatentTrajectory":

@@ -238,8 +238,8 @@ def main(argv=None) -> None:
                 log.write(json.dumps({"step": step, "time": time.time(), **row}) + "\n")
                 log.flush()
             if step % args.ckpt_every == 0 or step == args.steps:
-                with atomic_path(ckpt_path) as tmp:
-                    torch.save(trainer.state(), tmp)
+                with atomic_path(ckpt_path) as tmp, open(tmp, "wb") as fh:
+                    torch.save(trainer.state(), fh)  # no random temporary name inside the zip
     if args.export is not None:
         export(trainer, args)
 

@@ -130,8 +130,8 @@ def save_checkpoint(path: Path, model, opt, step, args, gens) -> None:
              "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
              "model": model.state_dict(), "opt": opt.state_dict(),
              "rng": {name: g.get_state() for name, g in gens.items()}}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)  # a file object: no random temporary name inside the zip
 
 
 def main(argv=None) -> None:

@@ -197,8 +197,8 @@ def save_checkpoint(out, step, cfg, g, d, g_ema, g_opt, d_opt, pl_mean, data_gen
              "g_opt": g_opt.state_dict(), "d_opt": d_opt.state_dict(), "pl_mean": pl_mean,
              "rng": rng_states(data_gen)}
     path = out / "checkpoints" / f"step-{step:07d}.pt"
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)  # a file object: no random temporary name inside the zip
     old = [p for p in checkpoints(out) if int(p.stem[5:]) % 2000 != 0]
     for stale in old[:-keep] if keep > 0 else []:
         stale.unlink()

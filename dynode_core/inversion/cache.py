@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..io import atomic_path, atomic_write_text
+from ..io import atomic_write_text, write_safetensors
 
 FORMAT = "dynode.inversion-cache/1"
 MANIFEST = "manifest.json"
@@ -118,8 +118,5 @@ class InversionCache:
         return chunk.get("codes")
 
     def save(self, index: int, codes: torch.Tensor, times: torch.Tensor) -> None:
-        from safetensors.torch import save_file
-
-        with atomic_path(self.chunk_path(index)) as tmp:
-            save_file({"codes": codes.detach().cpu().float().contiguous(),
-                       "times": times.contiguous()}, str(tmp), metadata={"format": FORMAT})
+        write_safetensors(self.chunk_path(index), {"codes": codes.float(), "times": times},
+                          fmt=FORMAT)

@@ -46,11 +46,14 @@ def fit_components(w: torch.Tensor, num_components: int = 80) -> Components:
 
 
 def save_components(components: Components, path: str | os.PathLike) -> Path:
-    """Write GANSpace's ``{'mean', 'comp', 'std'}`` layout with ``torch.save`` (atomically)."""
+    """Write GANSpace's ``{'mean', 'comp', 'std'}`` layout with ``torch.save`` (atomically).
+
+    Saved through a file object, so the zip's records are named ``archive/...`` and not
+    after the random temporary file: the same components give the same bytes."""
     from dynode_core import atomic_path
 
-    with atomic_path(path) as tmp:
-        torch.save(components.to_file_dict(), tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(components.to_file_dict(), fh)
     return Path(path)
 
 

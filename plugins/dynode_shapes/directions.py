@@ -59,13 +59,10 @@ def weights_sha256(path) -> str:
 
 def save_directions(path, tensors: dict, record: dict) -> None:
     """Write fitted tensors (safetensors) and the record (metadata and a JSON sidecar)."""
-    from safetensors.torch import save_file
+    from dynode_core import atomic_write_text, write_safetensors
 
-    from dynode_core import atomic_path, atomic_write_text
-
-    with atomic_path(Path(path)) as tmp:
-        save_file({k: v.contiguous().float() for k, v in tensors.items()}, str(tmp),
-                  metadata={"format": FORMAT, "record": json.dumps(record)})
+    write_safetensors(path, {k: v.float() for k, v in tensors.items()}, fmt=FORMAT,
+                      metadata={"record": json.dumps(record)})
     atomic_write_text(Path(path).with_suffix(".json"), json.dumps(record, indent=2) + "\n")
 
 

@@ -123,10 +123,9 @@ def _cache_file(bench: Bench, edit_name: str, target: float) -> Path:
 def fitted_direction(bench: Bench, edit_name: str, target: float):
     """A ``supervised`` direction towards ``target`` of the edited factor, fitted from the
     regressor's labels of generator samples; cached on disk."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
-    from dynode_core import Direction
-    from dynode_core import atomic_path
+    from dynode_core import Direction, write_safetensors
 
     path = _cache_file(bench, edit_name, target)
     if path.is_file():
@@ -141,9 +140,8 @@ def fitted_direction(bench: Bench, edit_name: str, target: float):
         labels=labels, name=edit_name, samples=bench.config.samples, seed=bench.config.seed,
         model="ridge")
     direction = editor.fitted(bench.generator)
-    with atomic_path(path) as tmp:
-        save_file({"vector": direction.vector.contiguous()}, str(tmp),
-                  metadata={"format": DIRECTION_FORMAT, "description": direction.description})
+    write_safetensors(path, {"vector": direction.vector}, fmt=DIRECTION_FORMAT,
+                      metadata={"description": direction.description})
     return direction
 
 
