@@ -16,4 +16,4 @@ def register_executors(register):
                          "worker processes (workers=N)")
     register("ray", lazy("dynode_executors.ray_cluster:RayExecutor"),
              description="Ray actors, one per worker: a local Ray, or a cluster "
-                         "(address=auto|ray://HOST:PORT); pip install 'dynode[ray]'")
+                         "(address=auto|ray://HOST:PORT); needs dynode's ray extra")
