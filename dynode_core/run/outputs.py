@@ -85,7 +85,7 @@ class GifPreview:
 def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
     """Render ``output`` to ``NAME.mp4`` (and its GIF preview); returns the sheet's frames.
     ``on_batch(frames)`` sees every rendered batch."""
-    from ..video import write_video
+    from .paste import write_output
 
     count = len(output.codes)
     picks = set(pick_columns(count, SHEET_COLUMNS).tolist())
@@ -106,7 +106,7 @@ def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
                 preview.add(batch)
             yield batch
 
-    write_video(ctx.folder / f"{name}.mp4", frames(), fps=output.fps)
+    write_output(ctx, name, output, frames())
     if preview is not None:
         preview.write(ctx.folder / f"{name}.gif")
     return np.stack(kept)

@@ -7,6 +7,7 @@ and ``data`` the stage's input, which the pipeline hooks see too:
 stage          input (``data``)                    result
 =============  ==================================  ====================================
 read           the input's ``VideoInfo`` (probe)   :class:`Source` (one-shot stream)
+align          :class:`Source`                     :class:`~dynode_core.Alignment` (crops)
 invert         :class:`Source`                     :class:`LatentTrajectory` (observed)
 fit            :class:`LatentTrajectory`           fitted :class:`Dynamics`
 interpolate    fitted :class:`Dynamics`            ``{"interpolated": traj, ...}``
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from ..trajectory import LatentTrajectory
+from .align import align, aligned_batches, crop_mode, save_alignment
 from .outputs import render, render_plan, write
 from .runner import Stage, Stages, result_of
 from .source import FrameStore, Source, check_input_frames, reader_options, source_name
@@ -46,8 +48,8 @@ def invert(ctx, source: Source) -> LatentTrajectory:
 
     config, generator = ctx.config, ctx.generator
     ctx.targets = FrameStore(ctx.folder)
-    traj = invert_video(source.batches(), generator, ctx.inverter, batch_size=config.batch_size,
-                        crop=config.crop, cache_dir=ctx.folder / "cache", resume=ctx.resume,
+    traj = invert_video(aligned_batches(ctx, source), generator, ctx.inverter,
+                        batch_size=config.batch_size, crop=crop_mode(ctx), cache_dir=ctx.folder / "cache", resume=ctx.resume,
                         generator_name=config.generator, source=source.name, fps=source.fps,
                         progress=ctx.progress.task("invert", source.total),
                         on_input=lambda x: ctx.targets.append(to_uint8(x)))
@@ -117,8 +119,8 @@ def edit(ctx, dynamics) -> dict[str, torch.Tensor]:
 
 
 def default_stages() -> Stages:
-    """read -> invert -> fit -> interpolate -> edit -> render -> write."""
-    return Stages([
+    """read -> align -> invert -> fit -> interpolate -> edit -> render -> write."""
+    stages = Stages([
         Stage("read", read, take=lambda ctx: ctx.info,
               description="stream the input once, copying it to input.mp4"),
         Stage("invert", invert, take=result_of("read"), save=save_trajectory,
@@ -134,3 +136,7 @@ def default_stages() -> Stages:
         Stage("write", write, take=result_of("render"),
               description="contact sheet, codes, trajectory plot"),
     ])
+    stages.add(Stage("align", align, take=result_of("read"), save=save_alignment,
+                     description="one crop per frame (--align), saved in alignment/"),
+               after="read")
+    return stages

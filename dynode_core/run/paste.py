@@ -1,0 +1,114 @@
+"""Paste-back: every rendered crop warped back into its original frame.
+
+Each output frame sits at a position in the input (frame ``j`` of an output at N times
+the input's rate is input frame ``j / N``). Its crop is warped back by the inverse of
+the crop transform at that position (transforms in between frames interpolated from
+the smoothed quads) and blended under a feathered mask; outside the mask the pixels
+are the input's. A position between two input frames gets a background made from
+both, warped along their dense optical flow (OpenCV DIS) and cross-faded. The input is
+decoded again, forward, for each output, so memory stays at a batch at any frame size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Originals:
+    """The input's frames, decoded forward as they are asked for (indices must not go
+    back by more than one); only the frames still needed are kept."""
+
+    def __init__(self, source, total: int, batch_size: int) -> None:
+        from ..alignment import frame_batches
+
+        self.total = total
+        self._batches = frame_batches(source.name, batch_size, total, source.options)
+        self._frames: dict[int, np.ndarray] = {}
+        self._next = 0
+
+    def get(self, index: int) -> np.ndarray:
+        index = min(max(index, 0), self.total - 1)
+        while index >= self._next:
+            batch = next(self._batches)
+            for frame in batch:
+                self._frames[self._next] = frame
+                self._next += 1
+        for old in [k for k in self._frames if k < index - 1]:
+            del self._frames[old]
+        return self._frames[index]
+
+    def at(self, position: float) -> np.ndarray:
+        """The frame at a fractional ``position``: an input frame, or a flow-warped
+        blend of the two around it."""
+        from ..alignment.warp import flow_between
+
+        low = int(np.floor(position + 1e-9))
+        frac = float(position - low)
+        if frac < 1e-6 or low + 1 >= self.total:
+            return self.get(low)
+        first = self.get(low)
+        return flow_between(first, self.get(low + 1), frac)
+
+
+def mask_for(alignment) -> np.ndarray:
+    """The crop-space mask: the hull of the landmarks' mean position in the crop
+    (dilated, blurred) for faces, the crop itself otherwise."""
+    from ..alignment.warp import crop_mask
+
+    marks = alignment.landmarks
+    if marks is None:
+        return crop_mask(alignment.size)
+    found = np.isfinite(marks).all(axis=(1, 2))
+    if not found.any():
+        return crop_mask(alignment.size)
+    matrices = alignment.matrices()[found]
+    points = marks[found] - 0.5  # edge -> pixel-centre coordinates
+    crop_points = np.einsum("tij,tkj->tki", matrices[:, :, :2], points) + matrices[:, None, :, 2]
+    return crop_mask(alignment.size, crop_points.mean(axis=0))
+
+
+def positions(name: str, count: int, output_fps: float, input_fps: float,
+              total: int) -> np.ndarray:
+    """Where each output frame sits in the input, in input frames (fractional)."""
+    step = input_fps / output_fps
+    if name == "extrapolated":  # past the end: the last frame's crop and background
+        return np.full(count, float(total - 1))
+    return np.minimum(np.arange(count) * step, total - 1)
+
+
+def write_pasted(ctx, name: str, output, frames) -> None:
+    """``aligned/NAME.mp4`` (the crops) and ``NAME.mp4`` (pasted into the input's frames)."""
+    from ..alignment.warp import paste
+    from ..video import open_video
+
+    alignment, source = ctx.results["align"], ctx.results["read"]
+    where = positions(name, len(output.codes), output.fps, source.fps, len(alignment))
+    matrices = alignment.matrices(alignment.quads_at(where))
+    mask = ctx.store.get("paste_mask")
+    if mask is None:
+        mask = ctx.store["paste_mask"] = mask_for(alignment)
+    originals = Originals(source, len(alignment), ctx.config.batch_size)
+    (ctx.folder / "aligned").mkdir(exist_ok=True)
+    done = 0
+    with open_video(ctx.folder / "aligned" / f"{name}.mp4", fps=output.fps) as crops, \
+            open_video(ctx.folder / f"{name}.mp4", fps=output.fps) as full:
+        for batch in frames:
+            crops.add(batch)
+            full.add(np.stack([paste(originals.at(where[done + i]), crop, matrices[done + i],
+                                     mask) for i, crop in enumerate(batch)]))
+            done += len(batch)
+
+
+def write_output(ctx, name: str, output, frames) -> None:
+    """Write one rendered output: pasted back when the run pastes, else the crops as
+    they are; then the input's audio, when it has some and the output is full length."""
+    from ..video import write_video
+    from .align import pastes
+    from .audio import add_audio
+
+    if pastes(ctx.config, ctx.aligner):
+        write_pasted(ctx, name, output, frames)
+    else:
+        write_video(ctx.folder / f"{name}.mp4", frames, fps=output.fps)
+    if ctx.config.audio and name != "extrapolated":
+        add_audio(ctx, ctx.folder / f"{name}.mp4")
