@@ -49,7 +49,8 @@ def invert(ctx, source: Source) -> LatentTrajectory:
     config, generator = ctx.config, ctx.generator
     ctx.targets = FrameStore(ctx.folder)
     traj = invert_video(aligned_batches(ctx, source), generator, ctx.inverter,
-                        batch_size=config.batch_size, crop=crop_mode(ctx), cache_dir=ctx.folder / "cache", resume=ctx.resume,
+                        batch_size=config.batch_size, crop=crop_mode(ctx),
+                        cache_dir=ctx.folder / "cache", resume=ctx.resume,
                         generator_name=config.generator, source=source.name, fps=source.fps,
                         progress=ctx.progress.task("invert", source.total),
                         on_input=lambda x: ctx.targets.append(to_uint8(x)))
