@@ -24,6 +24,13 @@ import torch
 RANK_TOLERANCE = 1e-6
 
 
+def column_major(matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix`` laid out column by column (as LAPACK's SVD returns it). A fitted and a
+    loaded basis then use the same matmul kernels, so a model loaded on ``--resume``
+    predicts bit for bit what the fitted one did."""
+    return matrix.T.contiguous().T
+
+
 @dataclass
 class ReducedSpace:
     """PCA basis, scale and time rescaling of one observed trajectory."""
@@ -56,7 +63,7 @@ class ReducedSpace:
         if keep >= rank:
             residual = residual[:0]
         f32 = dict(dtype=torch.float32, device=device)
-        return cls(mean=mean.to(**f32), basis=basis.to(**f32),
+        return cls(mean=mean.to(**f32), basis=column_major(basis.to(**f32)),
                    scale=torch.tensor(scale, **f32), times=times.to(torch.float64).cpu(),
                    coords=(coords / scale).to(**f32), residual=residual.to(**f32),
                    shape=(layers, dim))
@@ -128,7 +135,7 @@ class ReducedSpace:
                 raise KeyError(f"state holds no {key!r}; is it a fitted model's state?")
             return state[key].to(device=device, dtype=dtype)
 
-        return cls(mean=get("mean"), basis=get("basis"), scale=get("scale"),
+        return cls(mean=get("mean"), basis=column_major(get("basis")), scale=get("scale"),
                    times=state[f"{prefix}times"].to(torch.float64).cpu(), coords=get("coords"),
                    residual=get("residual"),
                    shape=tuple(int(v) for v in state[f"{prefix}shape"]))

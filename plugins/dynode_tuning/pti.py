@@ -70,7 +70,9 @@ class PivotalTuner(Tuner):
             return {"step": 0, "curve": [], "order": torch.empty(0, dtype=torch.long),
                     "done": False}
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("config") != self.config:
+        extendable = ("steps", "target_psnr")  # more steps continue the same tuning
+        if {k: v for k, v in state.get("config", {}).items() if k not in extendable} != \
+                {k: v for k, v in self.config.items() if k not in extendable}:
             raise InputError(f"{path} holds a tuning with other settings; delete it to start "
                              "over")
         with torch.no_grad():
@@ -87,8 +89,8 @@ class PivotalTuner(Tuner):
         state = {"config": self.config, **progress, "rng": rng.get_state(),
                  "params": {n: p.detach().cpu() for n, p in params.items()},
                  "optimiser": optimiser.state_dict()}
-        with atomic_path(Path(state_dir) / STATE_FILE) as tmp:
-            torch.save(state, tmp)
+        with atomic_path(Path(state_dir) / STATE_FILE) as tmp, open(tmp, "wb") as f:
+            torch.save(state, f)  # through a file object: no temporary name inside the zip
 
     # ------------------------------------------------------------------ tuning
     def tune(self, generator, pivots, frames, *, progress=no_progress, state_dir=None) -> dict:
