@@ -130,8 +130,8 @@ def report_context(folder: Path) -> dict:
     """Everything the template shows, read from the run folder."""
     metrics, config = load_run(folder)
     videos = run_videos(folder, config.interpolate)
-    plots = [frame_plot(metrics.get(f"reconstruction_{m}_per_frame"), f"reconstruction {m}")
-             for m in ("psnr", "ssim")]
+    plots = [frame_plot(metrics.get(f"reconstruction_{key}_per_frame"), title)
+             for key, title in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
     fit = metrics.get("fit") if isinstance(metrics.get("fit"), dict) else {}
     return {
         "title": f"dynode run {folder.name}",
