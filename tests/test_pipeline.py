@@ -10,7 +10,7 @@ from dynode_core.run.runner import StageRunner
 
 SMALL = dict(demo_frames=6, inversion_steps=2, dynamics="linear", interpolate=2,
              batch_size=4, device="cpu", edits=["sefa:0:2"])
-ORDER = ["read", "invert", "fit", "interpolate", "edit", "render", "write"]
+ORDER = ["read", "align", "invert", "fit", "interpolate", "edit", "render", "write"]
 
 
 class Recorder:
@@ -102,7 +102,7 @@ def test_hook_add_stages_adds_a_step(tmp_path):
     plugin = CountFrames()
     get_plugin_manager().register(plugin, name="count")
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), **SMALL), progress=False)
-    assert plugin.order == ["read", "invert", "count", *ORDER[2:]]
+    assert plugin.order == ["read", "align", "invert", "count", *ORDER[3:]]
     assert result.metrics["stages"]["count"]["seconds"] >= 0
 
 
