@@ -10,6 +10,7 @@ from ..io import atomic_write_text
 
 BATCH_FORMAT = "dynode.batch/1"
 BATCH_FILE = "batch.json"
+INDEX_FILE = "index.html"
 
 
 @dataclass
@@ -42,9 +43,40 @@ class BatchSummary:
                            for r in sorted(self.results, key=lambda r: r.index)]}
 
     def write(self) -> Path:
+        """``batch.json`` and the ``index.html`` page linking every run's report."""
         path = self.folder / BATCH_FILE
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+        atomic_write_text(self.folder / INDEX_FILE, index_page(self))
         return path
+
+
+def _ssim(folder: Path) -> str:
+    try:
+        value = json.loads((folder / "metrics.json").read_text()).get("reconstruction_ssim")
+    except (OSError, ValueError):
+        return ""
+    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
+
+
+def index_page(summary: BatchSummary) -> str:
+    """The batch's index page (Jinja2, autoescaped): every video with its status, numbers
+    and a relative link to its run's ``report.html``."""
+    import jinja2
+
+    rows = []
+    for r in sorted(summary.results, key=lambda r: r.index):
+        folder = summary.folder / r.name
+        rows.append({"name": r.name, "status": r.status, "seconds": f"{r.seconds:.1f}",
+                     "psnr": "" if r.psnr is None else f"{r.psnr:.2f}", "ssim": _ssim(folder),
+                     "error": r.error or "",
+                     "report": f"{r.name}/report.html" if (folder / "report.html").is_file()
+                     else None})
+    counts = ", ".join(f"{n} {k}" for k, n in summary.counts().items() if n)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("dynode_core.batch", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("index.html.j2").render(
+        title=counts or "no videos", executor=summary.executor, workers=summary.workers,
+        wall=f"{summary.wall_seconds:.1f}", manifest=summary.manifest, rows=rows)
 
 
 def summary_table(summary: BatchSummary):

@@ -77,7 +77,8 @@ def _list_directions(editor_names, generator, options, limit) -> None:
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Weights file, for generators that need one (e.g. stylegan2).")
 @click.option("--generator-delta", type=click.Path(dir_okay=False), default=None,
-              help="A tuned generator's delta (tuned.safetensors), applied to --generator.")
+              help="A tuned generator's delta (tuned.safetensors): checked against --generator; "
+                   "its named directions stay offered (they live in W, which tuning keeps).")
 @click.option("-o", "--editor-option", "editor_options", multiple=True, metavar="KEY=VALUE",
               help="Editor option, repeatable: layers=0-7, components=ffhq_pca.pt, "
                    "labels=smile.csv, folder=directions/, samples=5000, seed=1, rgb=true.")
@@ -114,10 +115,13 @@ def edit(dyn_dir, spec, strategy, generator_name, checkpoint, generator_delta, e
 
         generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
                                           device=resolve_device(device)).eval()
-        if generator_delta is not None:
-            from ..tuning import apply_generator_delta
+        if generator_delta is not None:  # checked against its base; directions stay the base's
+            from ..tuning import read_generator_delta, generator_sha256
 
-            apply_generator_delta(generator, generator_delta)
+            base = read_generator_delta(generator_delta)[1]["base_sha256"]
+            if base != generator_sha256(generator):
+                raise InputError(f"{generator_delta} was tuned from another generator than "
+                                 f"'{generator_name}'")
     if list_directions:
         _list_directions(editors, generator, options, limit)
         return

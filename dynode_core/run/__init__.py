@@ -30,10 +30,11 @@ from .config import RunConfig
 __all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline"]
 
 #: What a run folder holds (edited_<name>.mp4 per edit; extrapolated.* when asked;
-#: a GIF preview of every video with ``gif``).
+#: a GIF preview of every video with ``gif``; tuned.safetensors with ``tune``; alignment/
+#: and aligned/ with an aligner that crops).
 ARTIFACTS = ("input.mp4", "reconstruction.mp4", "interpolated.mp4", "contact_sheet.png",
              "trajectory.png", "metrics.json", "config.toml", "latents.safetensors",
-             "interpolated.safetensors", "dynamics")
+             "interpolated.safetensors", "dynamics", "report.html")
 
 
 @dataclass
