@@ -4,8 +4,9 @@ The inverted codes stay fixed as pivots; the synthesis weights are tuned, on shu
 batches of the clip's frames, to reconstruct them: pixel MSE plus ``ssim_weight`` x
 (1 - SSIM) (torchmetrics; LPIPS would need backbone weights that cannot be fetched).
 The locality regulariser keeps the rest of the latent space as it was: codes moved from
-the pivots by ``locality_radius`` towards random mapped samples must render as the
-untuned generator renders them (MSE, weighted by ``locality``). Stops after ``steps`` or
+the pivots towards random mapped samples (a random fraction of the way, or PTI's fixed
+``locality_radius`` when it is > 0) must render as the untuned generator renders them
+(MSE, weighted by ``locality``). Stops after ``steps`` or
 when the running PSNR reaches ``target_psnr``; checkpoints every ``checkpoint_every``
 steps (weights, Adam state, random state), so an interruption resumes to the same weights.
 """
@@ -27,9 +28,9 @@ STATE_FILE = "tune-state.pt"
 class PivotalTuner(Tuner):
     """See the module docstring; every option is in :attr:`config`."""
 
-    def __init__(self, steps: int = 1000, lr: float = 1e-3, batch: int = 8,
+    def __init__(self, steps: int = 1500, lr: float = 3e-3, batch: int = 8,
                  ssim_weight: float = 0.5, locality: float = 0.1, locality_samples: int = 2,
-                 locality_radius: float = 30.0, target_psnr: float | None = None,
+                 locality_radius: float = 0.0, target_psnr: float | None = None,
                  checkpoint_every: int = 100, seed: int = 0, device=None) -> None:
         if int(steps) < 1 or int(batch) < 1 or float(lr) <= 0:
             raise InputError("pti needs steps >= 1, batch >= 1 and lr > 0")
@@ -57,9 +58,13 @@ class PivotalTuner(Tuner):
         z = z.to(pivots.device)
         with torch.no_grad():
             w = original.mapping(z)[:, None, :].expand(-1, pivots.shape[1], -1)
-            start = pivots[:c["locality_samples"]]
+            start = pivots[torch.arange(c["locality_samples"]) % len(pivots)]
             step = w - start
-            moved = start + c["locality_radius"] * step / step.norm(dim=(1, 2), keepdim=True)
+            if c["locality_radius"] > 0:  # PTI: a fixed distance from the pivot
+                moved = start + c["locality_radius"] * step / step.norm(dim=(1, 2), keepdim=True)
+            else:  # anywhere between the pivot and the random sample
+                fraction = torch.rand(len(w), 1, 1, generator=rng).to(w)
+                moved = start + fraction * step
             wanted = original.synthesize(moved, noise_mode="const")
         return F.mse_loss(generator.synthesize(moved, noise_mode="const"), wanted)
 
