@@ -88,12 +88,14 @@ def main() -> None:
     p.add_argument("--every", type=int, default=250)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--locality", type=float, default=0.1)
+    p.add_argument("--locality", type=float, default=1.0)
+    p.add_argument("--locality-samples", type=int, default=2)
     p.add_argument("--ssim-weight", type=float, default=0.5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--inverter", default="optim", help="how the pivots are found [optim]")
     p.add_argument("--no-reg-too", action="store_true", help="also tune without the regulariser")
     p.add_argument("--json", default="tuning.json")
+    p.add_argument("--pivots", help="a .pt file keeping the pivots between runs (made if absent)")
     args = p.parse_args()
     import tempfile
 
@@ -111,7 +113,12 @@ def main() -> None:
     base = get_registry().create("generators", "shapes64")
     frames = clip_frames(base.resolution)
     start = time.perf_counter()
-    codes = pivots(base, frames, args.inverter)
+    if args.pivots and os.path.isfile(args.pivots):
+        codes = torch.load(args.pivots, weights_only=True)
+    else:
+        codes = pivots(base, frames, args.inverter)
+        if args.pivots:
+            torch.save(codes, args.pivots)
     out["pivots"] = {"inverter": args.inverter, "frames": len(frames),
                      "seconds": round(time.perf_counter() - start, 1),
                      "psnr": clip_psnr(base, codes, frames)}
@@ -120,6 +127,7 @@ def main() -> None:
     for locality in variants:
         options = {"steps": args.steps, "lr": args.lr, "batch": args.batch, "seed": 0,
                    "locality": locality, "ssim_weight": args.ssim_weight,
+                   "locality_samples": args.locality_samples,
                    "checkpoint_every": args.every}
         with tempfile.TemporaryDirectory() as tmp:
             record = {"state_dir": tmp}
