@@ -28,8 +28,8 @@ STATE_FILE = "tune-state.pt"
 class PivotalTuner(Tuner):
     """See the module docstring; every option is in :attr:`config`."""
 
-    def __init__(self, steps: int = 2000, lr: float = 3e-3, batch: int = 8,
-                 ssim_weight: float = 0.5, locality: float = 1.0, locality_samples: int = 2,
+    def __init__(self, steps: int = 3000, lr: float = 3e-3, batch: int = 8,
+                 ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
                  locality_radius: float = 0.0, target_psnr: float | None = None,
                  checkpoint_every: int = 100, seed: int = 0, device=None) -> None:
         if int(steps) < 1 or int(batch) < 1 or float(lr) <= 0:
