@@ -18,12 +18,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import os
 import platform
 import time
 
-import numpy as np
 import torch
 
 

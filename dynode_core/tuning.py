@@ -9,7 +9,6 @@ Applying it to another base is refused with one line.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -84,9 +83,6 @@ def apply_generator_delta(generator: torch.nn.Module, path) -> dict:
     return config
 
 
-def describe(config: dict) -> str:
-    return json.dumps(config.get("tuner", {}), sort_keys=True)
-
 
 def tune_on_clip(latents, clip, out, *, generator: str = "shapes64", checkpoint=None,
                  tuner: str = "pti", options: dict | None = None, crop: str = "center",
@@ -126,15 +122,7 @@ def tune_on_clip(latents, clip, out, *, generator: str = "shapes64", checkpoint=
         if store.count != len(traj):
             raise InputError(f"{clip} has {store.count} frames but {latents} holds "
                              f"{len(traj)} codes")
-
-        def frames(indices):
-            import numpy as np
-
-            picked = store.pick(indices.tolist())
-            return torch.from_numpy(np.ascontiguousarray(picked)).permute(0, 3, 1, 2) \
-                .float() / 127.5 - 1.0
-
-        stats = chosen.tune(model, traj.latents, frames,
+        stats = chosen.tune(model, traj.latents, store.tensors,
                             state_dir=out.with_name(out.stem + ".state"))
     save_generator_delta(out, changed_tensors(model, base), base_sha256=base_sha,
                          config={**chosen.config, "stats": {

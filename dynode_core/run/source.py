@@ -42,8 +42,8 @@ def check_input_frames(count: int, source: str) -> None:
 class Source:
     """The input of one run: its name, probe and a one-shot stream of its frames.
 
-    ``batches()`` decodes the input (at most ``total`` frames), copies it to
-    ``copy_to`` on the way and records ``times``; it may be iterated once.
+    ``batches()`` decodes the input (at most ``total`` frames) and copies it to
+    ``copy_to`` on the way; it may be iterated once.
     """
 
     name: str
@@ -53,7 +53,6 @@ class Source:
     options: dict = field(default_factory=dict)
     copy_to: Path | None = None
     progress: object = None
-    times: list = field(default_factory=list)
     _used: bool = False
 
     @property
@@ -84,13 +83,9 @@ class Source:
         with open_video(self.copy_to, fps=self.fps) as copy:
             for batch in self._decoded():
                 copy.add(batch.frames)
-                self.times.append(np.asarray(batch.times, dtype=np.float64))
                 if self.progress is not None:
                     self.progress(len(batch.frames))
                 yield batch
-
-    def all_times(self) -> np.ndarray:
-        return np.concatenate(self.times) if self.times else np.zeros(0)
 
 
 class FrameStore:
@@ -126,7 +121,21 @@ class FrameStore:
         return data.reshape(stop - start, *self.shape)
 
     def pick(self, indices) -> np.ndarray:
-        return np.stack([self.read(int(i), int(i) + 1)[0] for i in indices])
+        """The frames at ``indices`` (any order), read through one open file."""
+        size = int(np.prod(self.shape))
+        out = np.empty((len(indices), *self.shape), np.uint8)
+        with open(self.path, "rb") as f:
+            for row, index in enumerate(indices):
+                f.seek(int(index) * size)
+                out[row] = np.fromfile(f, dtype=np.uint8, count=size).reshape(self.shape)
+        return out
+
+    def tensors(self, indices) -> "torch.Tensor":
+        """The frames at ``indices`` as (n, 3, H, W) float32 in [-1, 1]."""
+        import torch
+
+        picked = self.pick([int(i) for i in indices])
+        return torch.from_numpy(picked).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
     def close(self) -> None:
         self.path.unlink(missing_ok=True)

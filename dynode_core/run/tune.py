@@ -10,9 +10,6 @@ unfinished tuning continues from its checkpoint in ``cache/tune``.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from .runner import Stage, result_of
 
 DELTA_FILE = "tuned.safetensors"
@@ -32,16 +29,6 @@ def build_tuner(config, generator, device: str):
                    config.tune)
 
 
-def _frames(ctx):
-    """``frames(indices)``: the clip's frames as the generator sees them, in [-1, 1]."""
-    def frames(indices: torch.Tensor) -> torch.Tensor:
-        picked = ctx.targets.pick(indices.tolist())
-        return torch.from_numpy(np.ascontiguousarray(picked)).permute(0, 3, 1, 2).float() \
-            / 127.5 - 1.0
-
-    return frames
-
-
 def tune(ctx, traj) -> dict:
     """Tune the run's generator on the clip; returns the tuner's statistics."""
     from ..tuning import apply_generator_delta, generator_sha256
@@ -49,15 +36,14 @@ def tune(ctx, traj) -> dict:
     saved = ctx.folder / DELTA_FILE
     if ctx.resume and saved.is_file():
         config = apply_generator_delta(ctx.generator, saved)
-        return {"resumed": True, **config.get("stats", {})}
+        return {"resumed": True, **config.get("tuner", {}).get("stats", {})}
     ctx.store["base_sha256"] = generator_sha256(ctx.generator)
     ctx.store["base_state"] = {k: v.detach().cpu().clone()
                                for k, v in ctx.generator.state_dict().items()}
     task = ctx.progress.task(f"tune {ctx.config.tune}", ctx.tuner.config.get("steps"))
-    stats = ctx.tuner.tune(ctx.generator, traj.latents, _frames(ctx), progress=task,
+    stats = ctx.tuner.tune(ctx.generator, traj.latents, ctx.targets.tensors, progress=task,
                            state_dir=ctx.folder / "cache" / "tune")
-    return {k: v for k, v in stats.items() if k != "psnr_curve"} | {
-        "psnr_curve": stats.get("psnr_curve", [])}
+    return {"psnr_curve": [], **stats}  # every tuner's statistics show a curve, maybe empty
 
 
 def save_delta(ctx, stats: dict) -> None:

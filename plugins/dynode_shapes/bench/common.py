@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dynode_core import DynodeError, InputError
+from dynode_core import InputError
 
 FORMAT = "dynode.bench/1"
 #: Options applied to a method unless the user gives its own (a bench must end).
