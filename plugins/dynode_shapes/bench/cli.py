@@ -121,7 +121,7 @@ def _config(ctx, **given):
     from .interpolate import QUICK
     from .common import BenchConfig
 
-    values = dict(given)
+    values = {k: v for k, v in given.items() if v is not None or k != "reference_steps"}
     values["options"] = _method_options(given["options"])
     if ctx.params.get("quick"):
         for key, value in QUICK.items():
@@ -172,6 +172,10 @@ def bench():
               help="Also a seeded irregular subset of as many frames per sparsity.")
 @click.option("--no-extrapolate", "no_extrapolate", is_flag=True,
               help="Skip the extrapolation task (fit on 75%, predict the last 25%).")
+@click.option("--reference-steps", type=click.IntRange(min=1), default=None,
+              help="Optimisation steps of inverted-heldout, at least (and no fewer than the "
+                   "observed frames' inverter takes): each held-out frame inverted on its own, "
+                   "e4e refined by hybrid [default: 200 (REFERENCE_STEPS)].")
 @click.pass_context
 def interpolate(ctx, out, overwrite, quiet, quick, no_extrapolate, **given):
     """Predict held-out frames from every k-th one: every dynamics against pixel baselines

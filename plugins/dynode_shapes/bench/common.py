@@ -12,6 +12,11 @@ import torch
 from dynode_core import InputError
 
 FORMAT = "dynode.bench/1"
+#: Optimisation steps the reference (``inverted-heldout``) takes at least
+#: (``--reference-steps``). It must beat every latent method: with as few refine steps as the
+#: observed frames (measured with 10), smooth fits through the observed codes average out
+#: their unconverged error and beat the held-out frames' own inversions by up to 0.4 dB.
+REFERENCE_STEPS = 200
 #: Options applied to a method unless the user gives its own (a bench must end).
 DEFAULT_OPTIONS = {"dynode-paper": {"time_budget": 15.0}}
 
@@ -30,6 +35,7 @@ class BenchConfig:
     methods: tuple | None = None  # None: every dynamics + PIXEL + REFERENCE
     inverter: str | None = None  # None: e4e with the generator's encoder, else optim
     inversion_steps: int | None = None
+    reference_steps: int = REFERENCE_STEPS  # at least; see Bench.reference_inverter
     options: dict = field(default_factory=dict)  # method -> dynamics options
     seed: int = 0
     device: str = "cpu"
@@ -52,6 +58,7 @@ class Truth:
     factors: object
     codes: torch.Tensor | None = None
     invert_seconds: float = 0.0
+    reference: dict = field(default_factory=dict)  # frame -> (reference code, seconds)
 
 
 def check_motions(motions) -> None:
@@ -94,6 +101,7 @@ class Bench:
         except InputError as exc:  # name the bench's own option
             raise InputError(str(exc).replace("--steps", "--inversion-steps")) from None
         self._clips: dict = {}
+        self._reference: tuple | None = None
 
     def clip(self, motion: str, edit: str | None = None, invert: bool = True) -> Truth:
         """The ground-truth clip of ``motion`` (with ``edit``), inverted once and cached."""
@@ -107,14 +115,61 @@ class Bench:
                                      clip.factors)
         truth = self._clips[key]
         if invert and truth.codes is None:
-            from dynode_core import FrameBatch
-            from dynode_core import invert_video
-
-            start = time.perf_counter()
-            traj = invert_video([FrameBatch(truth.frames, truth.times.numpy())], self.generator,
-                                self.inverter, batch_size=16, progress=False)
-            truth.codes, truth.invert_seconds = traj.latents, time.perf_counter() - start
+            truth.codes, truth.invert_seconds = self._invert(truth, slice(None), self.inverter)
         return truth
+
+    def _invert(self, truth: Truth, index, inverter) -> tuple[torch.Tensor, float]:
+        """Codes of ``truth``'s frames at ``index`` and the seconds they took (batches of 16;
+        the bundled inverters treat the frames of a batch independently)."""
+        from dynode_core import FrameBatch
+        from dynode_core import invert_video
+
+        start = time.perf_counter()
+        traj = invert_video([FrameBatch(truth.frames[index], truth.times.numpy()[index])],
+                            self.generator, inverter, batch_size=16, progress=False)
+        return traj.latents, time.perf_counter() - start
+
+    def reference_inverter(self) -> tuple:
+        """(inverter, whether it is the observed frames' own, description) of the reference
+        ``inverted-heldout``: the observed frames' inverter with at least
+        ``config.reference_steps`` optimisation steps (and no fewer than it has); an inverter
+        without steps (``e4e``) gives way to the default one with steps (``hybrid``: the same
+        encoder + refinement; ``optim`` without an encoder). Same seed and options otherwise."""
+        if self._reference is None:
+            from dynode_core import build_inverter
+
+            observed = self.inverter.config
+            steps = max(_steps(observed), int(self.config.reference_steps))
+            options = {"generator_name": self.config.generator, "steps": steps,
+                       "seed": self.config.seed, "device": self.device}
+            try:
+                inverter = build_inverter(self.inverter_name, **options)
+            except InputError:  # an inverter without refinement (e4e)
+                inverter = build_inverter(None, **options)
+            same = inverter.config == observed
+            how = ("the observed frames' own inversion" if same else
+                   f"held-out frames inverted again, each on its own, seed {self.config.seed}")
+            name = inverter.config.get("name", type(inverter).__name__)
+            label = f"{name}, {steps} optimisation steps; {how}"
+            self._reference = (self.inverter if same else inverter, same, label)
+        return self._reference
+
+    def reference(self, truth: Truth, index) -> tuple[torch.Tensor, float]:
+        """The reference codes of ``truth``'s frames at ``index`` (see
+        :meth:`reference_inverter`; each frame inverted once, then cached) and their
+        inversion seconds (each frame's share of its batch, or of the clip's inversion when
+        the observed codes serve)."""
+        inverter, same, _ = self.reference_inverter()
+        index = [int(i) for i in np.asarray(index).reshape(-1)]
+        if same:
+            return truth.codes[index], truth.invert_seconds * len(index) / len(truth.times)
+        missing = sorted(set(index) - set(truth.reference))
+        if missing:
+            codes, seconds = self._invert(truth, np.asarray(missing), inverter)
+            truth.reference.update({i: (c, seconds / len(missing))
+                                    for i, c in zip(missing, codes)})
+        return (torch.stack([truth.reference[i][0] for i in index]),
+                sum(truth.reference[i][1] for i in index))
 
     def render(self, codes: torch.Tensor) -> np.ndarray:
         from dynode_core import render_all
@@ -144,3 +199,11 @@ class Bench:
         start = time.perf_counter()
         model.fit(traj)
         return model, time.perf_counter() - start
+
+
+def _steps(config) -> int:
+    """The most optimisation steps an inverter's config names (0: none, e.g. ``e4e``)."""
+    if not isinstance(config, dict):
+        return 0
+    own = config.get("steps")
+    return max([int(own) if isinstance(own, int) else 0, *map(_steps, config.values())])

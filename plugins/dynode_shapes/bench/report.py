@@ -170,6 +170,14 @@ def print_tables(rows: list[dict], console=None) -> None:
     for t in targets(rows):
         console.print(f"[{'green' if t['met'] else 'red'}]{'met' if t['met'] else 'MISSED'}"
                       f"[/]: {t['target']} ({t['value']})")
+    for note in notes(rows):
+        console.print(note, markup=False)
+
+
+def notes(rows: list[dict]) -> list[str]:
+    """What the reference rows were made with (their ``inversion``), once each."""
+    return list(dict.fromkeys(f"{r['method']}: {r['inversion']}" for r in rows
+                              if r.get("inversion")))
 
 
 def markdown(rows: list[dict]) -> str:
@@ -182,10 +190,10 @@ def markdown(rows: list[dict]) -> str:
                      "|" + "---|" * len(head)]
             lines += ["| " + " | ".join(cells) + " |" for cells in body]
             parts.append("\n".join(lines))
-    found = targets(rows)
-    if found:
-        parts.append("\n".join(f"- {'met' if t['met'] else '**missed**'}: {t['target']} "
-                               f"({t['value']})" for t in found))
+    lines = [f"- {'met' if t['met'] else '**missed**'}: {t['target']} ({t['value']})"
+             for t in targets(rows)] + [f"- {note}" for note in notes(rows)]
+    if lines:
+        parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
