@@ -18,9 +18,9 @@ from dynode_dynamics import model_class
 
 #: Small settings so every learned model fits in about a second here.
 FAST = {
-    "ode": {"iterations": 20, "width": 32},
+    "ode": {"iterations": 20, "width": 32, "pretrain": 20},
     "dynode-paper": {"iterations": 3, "width": 32, "rtol": 1e-4, "atol": 1e-5},
-    "sde": {"iterations": 5, "width": 16, "predict_samples": 4},
+    "sde": {"iterations": 5, "width": 16, "pretrain": 20, "calibration_samples": 8},
     "cde": {"iterations": 5, "width": 16},
     "linear": {}, "cubic": {}, "pchip": {},
 }
@@ -116,17 +116,21 @@ def test_cde_edit_keeps_the_original_motion(traj):
     assert torch.allclose(moved, edit.expand_as(moved), atol=1e-4)
 
 
-def test_sde_samples_vary_and_share_noise_with_edits(traj):
+def test_sde_samples_pass_the_keyframes_and_vary_between_them(traj):
     model = make("sde").fit(traj)
-    times = traj.times
-    paths = model.sample(times, 3)
-    assert paths.shape == (3, len(times), traj.num_layers, traj.dim)
-    spread = (paths[0] - paths[1]).abs().max()
-    assert spread > 0
-    assert torch.allclose(model.propagate(traj.latents[0], times), model.predict(times),
-                          atol=1e-5)
-    nudged = model.propagate(traj.latents[0] + 1e-3, times)  # same noise: moves little
-    assert (nudged - model.predict(times)).abs().max() < 0.1 * spread
+    mid = (traj.times[1:] + traj.times[:-1]) / 2
+    paths = model.sample(torch.cat([traj.times, mid]), 3)
+    assert paths.shape == (3, 2 * len(traj) - 1, traj.num_layers, traj.dim)
+    scale = float(traj.latents.abs().max())
+    assert torch.allclose(paths[:, :len(traj)], traj.latents.expand(3, -1, -1, -1),
+                          atol=1e-4 * scale)
+    assert (paths[0, len(traj):] - paths[1, len(traj):]).abs().max() > 1e-3 * scale
+    assert model.fit_stats["sigma"] > 0
+    # the mean dynamics: sde predicts what ode predicts with the same options
+    ode = make("ode", **{k: v for k, v in FAST["sde"].items() if k in FAST["ode"]}).fit(traj)
+    assert torch.allclose(model.predict(mid), ode.predict(mid), atol=1e-5 * scale)
+    nudged = model.propagate(traj.latents[0] + 1e-3, traj.times)
+    assert (nudged - model.propagate(traj.latents[0], traj.times)).abs().max() < 1e-2
 
 
 def test_paper_field_has_unit_speed_over_layers(traj):

@@ -122,6 +122,7 @@ class ReducedDynamics(Dynamics):
                              f"got {len(trajectory)}")
         self.space = ReducedSpace.fit(trajectory.latents, trajectory.times,
                                       max_components=self.config["max_components"],
+                                      denoise=self.config.get("rank") == "auto",
                                       device=self.device)
         self.fitted_info = {"space": trajectory.space, "meta": dict(trajectory.meta),
                             "frames": len(trajectory), "num_layers": trajectory.num_layers,
@@ -138,7 +139,10 @@ class ReducedDynamics(Dynamics):
 
     def _predict_codes(self, s: torch.Tensor) -> torch.Tensor:
         """Codes (M, L, D) at sorted unit times; override to skip the reduced space."""
-        extra = self.space.keyframe_residual(s) if self.passes_keyframes else None
+        if self.passes_keyframes:
+            extra = self.space.keyframe_residual(s)
+        else:  # as propagate(first code) carries it: the first frame's part outside
+            extra = None if self.space.lossless else self.space.residual[:1]
         return self.space.decode(self._predict(s), extra)
 
     def _propagate_codes(self, z0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

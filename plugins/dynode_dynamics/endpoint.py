@@ -41,27 +41,33 @@ def _chunks(idx: torch.Tensor, chunk: int):
         yield sel, intervals, local
 
 
-def correction(flow: Flow, knots, coords, s, chunk: int = 256) -> torch.Tensor:
-    """Forward solve per interval plus the smoothstep share of its miss."""
+def correction(flow: Flow, knots, starts, coords, s, chunk: int = 256) -> torch.Tensor:
+    """Forward solve per interval plus the smoothstep share of its miss. ``starts``
+    (T, S) are the solver states at the keyframes, whose first K numbers are the
+    positions ``coords`` (T, K) (S > K for second-order fields: position, velocity)."""
     idx, tau = _intervals(knots, s)
-    out = coords.new_empty(len(s), coords.shape[1])
+    k = coords.shape[1]
+    out = coords.new_empty(len(s), k)
     for sel, iv, b in _chunks(idx, chunk):
         grid, pos = shared_positions(torch.cat([tau[sel], tau.new_ones(1)]))
-        paths = flow.spans(coords[iv], knots[iv + 1] - knots[iv], grid)
+        paths = flow.spans(starts[iv], knots[iv + 1] - knots[iv], grid)[..., :k]
         miss = coords[iv + 1] - paths[-1]
         out[sel] = paths[pos[:-1], b] + smoothstep(tau[sel])[:, None] * miss[b]
     return out
 
 
-def blend(flow: Flow, knots, coords, s, chunk: int = 256) -> torch.Tensor:
-    """Forward solve from the left keyframe blended with a backward one from the right."""
+def blend(flow: Flow, knots, starts, coords, s, chunk: int = 256) -> torch.Tensor:
+    """Forward solve from the left keyframe blended with a backward one from the right
+    (``starts`` and ``coords`` as in :func:`correction`)."""
     idx, tau = _intervals(knots, s)
-    out = coords.new_empty(len(s), coords.shape[1])
+    k = coords.shape[1]
+    out = coords.new_empty(len(s), k)
     for sel, iv, b in _chunks(idx, chunk):
         t = tau[sel]
         grid, pos = shared_positions(torch.cat([t, 1 - t]))
         dt = knots[iv + 1] - knots[iv]
-        paths = flow.spans(torch.cat([coords[iv], coords[iv + 1]]), torch.cat([dt, -dt]), grid)
+        paths = flow.spans(torch.cat([starts[iv], starts[iv + 1]]), torch.cat([dt, -dt]),
+                           grid)[..., :k]
         fwd = paths[pos[: len(t)], b]
         bwd = paths[pos[len(t):], b + len(iv)]
         w = smoothstep(t)[:, None]

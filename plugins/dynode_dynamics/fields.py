@@ -27,16 +27,17 @@ def mlp(inputs: int, outputs: int, width: int, depth: int, *, zero_last: bool = 
 class FieldEnsemble(nn.Module):
     """M independent autonomous fields f_m(y) = speed_m * mlp_m(y), evaluated together.
 
-    Input (M, B, K) gives (M, B, K); with M = 1 any shape (..., K) works. The
+    Input (M, B, K) gives (M, B, outputs); with M = 1 any shape (..., K) works. The
     members share no parameters, so training them in one loop is the same as
     training each alone, at the cost of about one (batched) solve.
     ``speed`` (set from the data: RMS observed speed per coordinate) keeps
     the networks' outputs of order one.
     """
 
-    def __init__(self, members: int, dim: int, width: int, depth: int) -> None:
+    def __init__(self, members: int, dim: int, width: int, depth: int,
+                 outputs: int | None = None, zero_last: bool = False) -> None:
         super().__init__()
-        sizes = [dim] + [width] * depth + [dim]
+        sizes = [dim] + [width] * depth + [outputs or dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -45,6 +46,10 @@ class FieldEnsemble(nn.Module):
                                              .uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out)
                                             .uniform_(-bound, bound)))
+        if zero_last:
+            with torch.no_grad():
+                self.weights[-1].zero_()
+                self.biases[-1].zero_()
         self.register_buffer("speed", torch.ones(members, 1, 1))
 
     @property
@@ -60,12 +65,13 @@ class FieldEnsemble(nn.Module):
             if i < last:
                 h = torch.nn.functional.silu(h)
         h = self.speed * h
-        return h.reshape(y.shape) if single else h
+        return h.reshape(*y.shape[:-1], h.shape[-1]) if single else h
 
     def member(self, index: int) -> "FieldEnsemble":
         """A one-member ensemble holding a copy of member ``index``."""
         dim, width = self.weights[0].shape[1], self.weights[0].shape[2]
-        one = FieldEnsemble(1, dim, width, len(self.weights) - 1).to(self.speed.device)
+        one = FieldEnsemble(1, dim, width, len(self.weights) - 1,
+                            self.weights[-1].shape[2]).to(self.speed.device)
         with torch.no_grad():
             for src, dst in zip([*self.weights, *self.biases], [*one.weights, *one.biases]):
                 dst.copy_(src[index:index + 1])

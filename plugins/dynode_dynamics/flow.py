@@ -56,9 +56,11 @@ class Flow:
         """Solve spans from ``y0`` (..., K) lasting ``duration`` (...) (negative: backwards)
         at shared normalised times ``tau`` (P,), sorted, starting at 0.
 
-        Returns (P, ..., K); with ``energy`` also the kinetic energy integral
-        int |f|^2 / K ds over each span so far, (P, ...).
+        Returns (P, ..., K); with ``energy`` also the energy integral over each span
+        so far, (P, ...): int |f|^2 / K ds, or int field.energy(f) ds when the field
+        defines ``energy`` (e.g. the acceleration part of a second-order field).
         """
+        measure = getattr(self.field, "energy", None) or (lambda f: f.pow(2).mean(-1))
         scale = duration.unsqueeze(-1)
         if not energy:
             return self._solve(lambda _t, y: scale * self.field(y), y0, tau, self.span_step)
@@ -66,7 +68,7 @@ class Flow:
         def func(_t, state):
             y, _ = state
             f = self.field(y)
-            return scale * f, duration.abs() * f.pow(2).mean(-1)
+            return scale * f, duration.abs() * measure(f)
 
         return self._solve(func, (y0, duration.new_zeros(duration.shape)), tau, self.span_step)
 

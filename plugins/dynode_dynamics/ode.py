@@ -27,6 +27,7 @@ from the first). Prediction uses ``method`` (dopri5, float32 tolerances
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from dynode_core import InputError
 
@@ -34,6 +35,8 @@ from .base import ReducedDynamics
 from .endpoint import MODES
 from .fields import FieldEnsemble
 from .flow import Flow, shared_positions
+from .motion import (AccelerationField, SecondOrderModel, collocation_points,
+                     spline_velocity)
 from .training import optimise, solver_errors
 
 ADVICE = "lower lr, raise kinetic, or use method='rk4'"
@@ -62,11 +65,11 @@ class NeuralODEDynamics(ReducedDynamics):
 
     component = "ode"
     defaults = {
-        "width": 128, "depth": 2, "method": "dopri5", "rtol": 1e-3, "atol": 1e-4,
-        "train_method": "rk4", "substeps": 2, "iterations": 150, "lr": 1e-2, "window": 4,
+        "rank": "auto", "order": 2, "width": 128, "depth": 2, "method": "dopri5", "rtol": 1e-3, "atol": 1e-4,
+        "train_method": "rk4", "substeps": 2, "iterations": 150, "lr": 1e-2, "window": 8,
         "batch": 16,
-        "kinetic": "auto", "kinetic_grid": (0.01, 1.0), "kinetic_tolerance": 0.1,
-        "patience": 3, "time_budget": None, "endpoint": "correction",
+        "kinetic": "auto", "kinetic_grid": (1e-4, 1.0), "kinetic_tolerance": 0.0,
+        "patience": 3, "time_budget": None, "endpoint": "correction", "pretrain": 300,
     }
 
     def _check_options(self) -> None:
@@ -75,6 +78,8 @@ class NeuralODEDynamics(ReducedDynamics):
                              f"valid: {', '.join(MODES)}")
         if int(self.config["window"]) < 1 or int(self.config["batch"]) < 1:
             raise InputError("ode: window and batch must be at least 1")
+        if self.config["order"] not in (1, 2):
+            raise InputError(f"ode: order must be 1 or 2, got {self.config['order']!r}")
 
     @property
     def keyframe_corrected(self) -> bool:
@@ -82,9 +87,23 @@ class NeuralODEDynamics(ReducedDynamics):
 
     passes_keyframes = keyframe_corrected
 
+    @property
+    def second_order(self) -> bool:
+        return int(self.config["order"]) == 2
+
+    def _fields(self, members: int, dim: int) -> nn.Module:
+        c = self.config
+        if self.second_order:
+            return AccelerationField(members, dim, int(c["width"]), int(c["depth"]))
+        return FieldEnsemble(members, dim, int(c["width"]), int(c["depth"]))
+
     def _build(self, space) -> torch.nn.Module:
-        return FieldEnsemble(1, space.components, int(self.config["width"]),
-                             int(self.config["depth"]))
+        field = self._fields(1, space.components)
+        return self.model_class(field, len(space.times)) if self.second_order else field
+
+    def _starts(self, coords: torch.Tensor, velocity: torch.Tensor | None) -> torch.Tensor:
+        """Solver states at keyframes: positions, and velocities for order 2."""
+        return coords if velocity is None else torch.cat([coords, velocity], -1)
 
     def _flow(self, field, *, method: str | None = None, span_intervals: int = 1,
               knots: torch.Tensor | None = None) -> Flow:
@@ -107,49 +126,105 @@ class NeuralODEDynamics(ReducedDynamics):
         c = self.config
         grid = [float(k) for k in c["kinetic_grid"]] if c["kinetic"] == "auto" else [
             float(c["kinetic"])]
-        folds = _folds(len(s)) if len(grid) > 1 else []
-        if not folds:  # a fixed weight, or too few frames to validate: the strongest
+        folds = _folds(len(s)) if len(grid) > 1 or self.validates else []
+        if not folds and len(grid) > 1:  # too few frames to validate: the strongest weight
             grid = [max(grid)]
         sets = [(s[train], y[train]) for train, _ in folds] + [(s, y)]
         per = len(grid)
-        ens = FieldEnsemble(per * len(sets), y.shape[1], int(c["width"]),
-                            int(c["depth"])).to(y.device)
+        ens = self._fields(per * len(sets), y.shape[1]).to(y.device)
         speed2 = torch.cat([_mean_square_speed(ss, yy).expand(per) for ss, yy in sets])
-        ens.speed.copy_(speed2.sqrt()[:, None, None])
+        if self.second_order:
+            ens.set_speed(speed2.sqrt())
+            velocities = [nn.Parameter(spline_velocity(ss, yy).expand(per, -1, -1).clone())
+                          for ss, yy in sets]
+            norm = speed2.pow(2)
+        else:
+            ens.speed.copy_(speed2.sqrt()[:, None, None])
+            velocities, norm = [], speed2
         weights = torch.tensor(grid * len(sets), device=y.device)
         longest = min(int(c["window"]), min(len(ss) for ss, _ in sets) - 1)
         members = torch.arange(len(weights), device=y.device)[:, None, None]
+        copies = torch.arange(per, device=y.device)[:, None]
+        k = y.shape[1]
 
         def loss_fn(_step):
             w = int(torch.randint(1, longest + 1, ()))
             flow = self._flow(ens, method=c["train_method"], span_intervals=w)
             batch = min(int(c["batch"]), len(s) - w)
             rows = torch.arange(batch, device=y.device)[None, :, None]
-            times, coords = [], []
-            for ss, yy in sets:
-                starts = torch.randint(0, len(ss) - w, (per, batch), device=y.device)
-                idx = starts[..., None] + torch.arange(w + 1, device=y.device)
+            times, coords, starts = [], [], []
+            for n, (ss, yy) in enumerate(sets):
+                first = torch.randint(0, len(ss) - w, (per, batch), device=y.device)
+                idx = first[..., None] + torch.arange(w + 1, device=y.device)
                 times.append(ss[idx])
                 coords.append(yy[idx])
+                starts.append(self._starts(yy[first], velocities[n][copies, first]
+                                           if velocities else None))
             times, coords = torch.cat(times), torch.cat(coords)  # (M, B, w+1), (M, B, w+1, K)
             dt = times[..., -1] - times[..., 0]
             tau_grid, pos = shared_positions((times - times[..., :1]) / dt[..., None])
-            paths, energy = flow.spans(coords[:, :, 0], dt, tau_grid, energy=True)
-            pred = paths[pos, members, rows]
+            paths, energy = flow.spans(torch.cat(starts), dt, tau_grid, energy=True)
+            pred = paths[pos, members, rows][..., :k]
             data = (pred[:, :, 1:] - coords[:, :, 1:]).pow(2).mean((1, 2, 3))
-            kinetic = (energy[-1] / dt).mean(1) / speed2
+            kinetic = (energy[-1] / dt).mean(1) / norm
             return (data + weights * kinetic).sum(), float(data[-per:].mean().detach())
 
-        self.fit_stats = optimise(ens.parameters(), loss_fn, component="ode",
+        if int(c["pretrain"]):
+            self._match_gradients(ens, sets, per, norm)
+        params = [*ens.parameters(), *velocities]
+        self.fit_stats = optimise(params, loss_fn, component="ode",
                                   iterations=int(c["iterations"]), lr=c["lr"],
                                   patience=int(c["patience"]), time_budget=c["time_budget"],
                                   progress=progress, advice=ADVICE)
         with torch.no_grad(), solver_errors("ode", ADVICE):
-            choice = self._select(ens, grid, folds, s, y) if folds else 0
+            choice = self._select(ens, velocities, grid, folds, s, y) if len(grid) > 1 else 0
         self.fit_stats["kinetic"] = grid[choice]
-        self.net = ens.member(len(weights) - per + choice)
+        held_out = [(ens.member(f * per + choice), velocities[f][choice] if velocities else None,
+                     train, held) for f, (train, held) in enumerate(folds)]
+        field = ens.member(len(weights) - per + choice)
+        if self.second_order:
+            self.net = self.model_class(field, len(s)).to(y.device)
+            self.net.velocity.copy_(velocities[-1][choice].detach())
+        else:
+            self.net = field
+        with torch.no_grad(), solver_errors(self.component, ADVICE):
+            self._after_fit(held_out, s, y)
 
-    def _select(self, ens, grid, folds, s, y) -> int:
+    #: The fitted module of a second-order model (field and keyframe velocities).
+    model_class = SecondOrderModel
+    #: Whether the fit always keeps the validation folds (for :meth:`_after_fit`).
+    validates = False
+
+    def _after_fit(self, held_out, s, y) -> None:
+        """Called with the chosen weight's fold fits: (field, keyframe velocities,
+        kept, held-out indices) per fold, and the full data (s, y)."""
+
+    def _match_gradients(self, ens, sets, per, norm) -> None:
+        """Gradient matching: regress the field on the cubic spline's derivatives at
+        dense points (its velocity for order 1, its acceleration for order 2), a
+        cheap start for the trajectory fit."""
+        c = self.config
+        count = 8 * (max(len(ss) for ss, _ in sets) - 1)
+        points = [collocation_points(ss, yy, count) for ss, yy in sets]
+        pos = torch.stack([p for p, _, _ in points]).repeat_interleave(per, 0)
+        vel = torch.stack([v for _, v, _ in points]).repeat_interleave(per, 0)
+        acc = torch.stack([a for _, _, a in points]).repeat_interleave(per, 0)
+        k = pos.shape[-1]
+        if self.second_order:
+            state, target = torch.cat([pos, vel], -1), acc
+        else:
+            state, target = pos, vel
+
+        def loss_fn(_step):
+            out = ens(state)[..., -k:]
+            err = (out - target).pow(2).mean((1, 2)) / norm
+            return err.sum(), float(err.mean().detach())
+
+        optimise(ens.parameters(), loss_fn, component="ode (gradient matching)",
+                 iterations=int(c["pretrain"]), lr=c["lr"], patience=0,
+                 progress=lambda *_a, **_k: None, advice=ADVICE)
+
+    def _select(self, ens, velocities, grid, folds, s, y) -> int:
         """Index of the kinetic weight to keep. Two folds: members fitted on the even
         keyframes predict the odd ones inside their range, and the other way round;
         keep the strongest regularisation whose summed error is within
@@ -159,35 +234,44 @@ class NeuralODEDynamics(ReducedDynamics):
             knots = s[train]
             for j in range(len(grid)):
                 member = ens.member(f * len(grid) + j)
-                pred = self._interpolate(self._flow(member, knots=knots), knots, y[train],
-                                         s[held])
+                starts = self._starts(y[train], velocities[f][j] if velocities else None)
+                pred = self._interpolate(self._flow(member, knots=knots), knots, starts,
+                                         y[train], s[held])
                 errors[j] += float((pred - y[held]).pow(2).sum()) / y.shape[1]
         self.fit_stats["validation"] = {str(k): round(e, 6) for k, e in zip(grid, errors)}
         limit = min(errors) * (1 + float(self.config["kinetic_tolerance"]))
         return max((j for j, e in enumerate(errors) if e <= limit), key=lambda j: grid[j])
 
     # -------------------------------------------------------------- predict
+    def _keyframe_starts(self) -> torch.Tensor:
+        velocity = self.net.velocity if self.second_order else None
+        return self._starts(self.space.coords, velocity)
+
     def _predict(self, s) -> torch.Tensor:
         with solver_errors("ode", ADVICE):
             return self._interpolate(self.flow, self.space.observed_unit_times,
-                                     self.space.coords, s)
+                                     self._keyframe_starts(), self.space.coords, s)
 
-    def _interpolate(self, flow: Flow, knots, coords, s) -> torch.Tensor:
-        """The path through keyframes (knots, coords) at sorted unit times ``s``."""
+    def _interpolate(self, flow: Flow, knots, starts, coords, s) -> torch.Tensor:
+        """The path through keyframes (knots, coords) at sorted unit times ``s``;
+        ``starts`` are the solver states at the keyframes."""
         mode = MODES[self.config["endpoint"]]
+        k = coords.shape[1]
         if mode is None:
-            return flow.ivp(coords[0], s - knots[0])
-        out = coords.new_empty(len(s), coords.shape[1])
+            return flow.ivp(starts[0], s - knots[0])[..., :k]
+        out = coords.new_empty(len(s), k)
         before, after = s < knots[0], s > knots[-1]
         inside = ~(before | after)
         if before.any():
-            out[before] = flow.ivp(coords[0], s[before] - knots[0])
+            out[before] = flow.ivp(starts[0], s[before] - knots[0])[..., :k]
         if inside.any():
-            out[inside] = mode(flow, knots, coords, s[inside])
+            out[inside] = mode(flow, knots, starts, coords, s[inside])
         if after.any():
-            out[after] = flow.ivp(coords[-1], s[after] - knots[-1])
+            out[after] = flow.ivp(starts[-1], s[after] - knots[-1])[..., :k]
         return out
 
     def _propagate(self, y0, s) -> torch.Tensor:
+        """The plain solve from ``y0`` (with the first keyframe's velocity for order 2)."""
+        start = self._starts(y0, self.net.velocity[0] if self.second_order else None)
         with solver_errors("ode", ADVICE):
-            return self.flow.ivp(y0, s)
+            return self.flow.ivp(start, s)[..., :y0.shape[-1]]

@@ -24,6 +24,16 @@ import torch
 RANK_TOLERANCE = 1e-6
 
 
+def noise_floor_rank(singular: torch.Tensor, rows: int, cols: int) -> int:
+    """How many singular values stand above the noise: Gavish and Donoho's optimal
+    hard threshold for an unknown noise level (2014), omega(beta) * median, with
+    beta = rows / cols <= 1 and their cubic approximation of omega."""
+    beta = min(rows, cols) / max(rows, cols)
+    omega = 0.56 * beta ** 3 - 0.95 * beta ** 2 + 1.82 * beta + 1.43
+    values = singular[: min(rows, cols)]
+    return int((values > omega * values.median()).sum())
+
+
 def column_major(matrix: torch.Tensor) -> torch.Tensor:
     """``matrix`` laid out column by column (as LAPACK's SVD returns it). A fitted and a
     loaded basis then use the same matmul kernels, so a model loaded on ``--resume``
@@ -46,8 +56,10 @@ class ReducedSpace:
     # ------------------------------------------------------------ building
     @classmethod
     def fit(cls, latents: torch.Tensor, times: torch.Tensor, *, max_components: int | None,
-            device: torch.device) -> "ReducedSpace":
-        """Build from observed latents (T, L, D) and times (T,) in seconds."""
+            device: torch.device, denoise: bool = False) -> "ReducedSpace":
+        """Build from observed latents (T, L, D) and times (T,) in seconds. With
+        ``denoise`` only the components above the noise floor are kept
+        (:func:`noise_floor_rank`; needs at least 4 frames)."""
         frames, layers, dim = latents.shape
         flat = latents.reshape(frames, -1).to(torch.float64)
         mean = flat.mean(0)
@@ -55,6 +67,8 @@ class ReducedSpace:
         _, sing, vh = torch.linalg.svd(centred, full_matrices=False)
         rank = int((sing > sing[0] * RANK_TOLERANCE).sum()) if sing[0] > 0 else 0
         keep = max(1, rank if max_components is None else min(rank, int(max_components)))
+        if denoise and frames >= 4:
+            keep = max(1, min(keep, noise_floor_rank(sing, frames - 1, flat.shape[1])))
         basis = vh[:keep]
         coords = centred @ basis.T
         spread = float(coords[:, 0].std()) if rank > 0 else 0.0

@@ -1,136 +1,148 @@
-"""``sde``: a latent SDE (torchsde) on the reduced, standardised space.
+"""``sde``: a latent SDE (torchsde): the ``ode`` dynamics driven by calibrated noise.
 
-Prior dy = h(y) ds + g(y) dW (autonomous drift, diagonal diffusion);
-posterior drift f(s, y) = h(y) + u(s, y) with a time-dependent control u that
-is active inside the observed range only. Fitted with torchsde's ``logqp``
-objective: Gaussian observation error (``obs_noise`` times the RMS keyframe
-step) plus ``kl_weight`` times the KL divergence of posterior from prior.
+On the reduced space the state is position and velocity; the drift is the
+second-order field the ``ode`` fit learns (same options, same fit, same
+keyframe velocities) and random forces act on the velocity:
 
-A latent SDE fitted to one trajectory tends to collapse towards an ODE; its
-use is :meth:`LatentSDEDynamics.sample`, plausible variations of the path.
-``predict`` is the mean of ``predict_samples`` posterior paths driven by a
-Brownian path fixed by the seed (a seeded ``BrownianInterval``), and
-``propagate`` drives an edited start with that same noise, so the edited and
-original paths differ only by the edit. Past the last keyframe the drift is
-the prior's. Times before the first keyframe cannot be predicted.
+    dy = v ds,    dv = a(y, v) ds + diag(sigma) dW
+
+Inside the observed range every sample is solved per keyframe interval from
+its keyframe and pinned to the next one with the ``correction`` rule of
+:mod:`dynode_dynamics.endpoint` (a bridge between the keyframes); past the
+last keyframe samples run free, so their spread grows with the distance.
+
+``sigma`` is calibrated, not guessed: the fit's validation folds (fields fitted
+on every other keyframe) predict the keyframes left out; per reduced
+coordinate, sigma^2 is the mean ratio of the squared held-out error to the
+variance of unit-noise bridges at the same times (matching second moments).
+The bridges' variance scales with the cube of the keyframe spacing, so the
+same sigma serves the full keyframes (measured coverage: docs/dynamics.md).
+
+:meth:`sample` draws paths (Euler-Maruyama, ``dt`` times the keyframe
+interval, a seeded ``BrownianInterval``). ``predict`` and ``propagate`` are
+the noise-free paths, i.e. exactly ``ode``'s with the same options and seed
+(the mean dynamics, not a Monte Carlo average, whose noise would add to the
+error). Times before the first keyframe cannot be predicted.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torchsde
 from torch import nn
 
-from .base import ReducedDynamics, cpu_threads
-from .fields import mlp
-from .training import optimise
+from dynode_core import InputError
 
-ADVICE = "lower lr or dt, or raise obs_noise"
+from .base import cpu_threads
+from .endpoint import _intervals, smoothstep
+from .flow import shared_positions
+from .motion import SecondOrderModel
+from .ode import NeuralODEDynamics
+
+ADVICE = "lower lr or dt, or raise kinetic"
 
 
-class _LatentSDE(nn.Module):
+class _Forced(nn.Module):
+    """torchsde's view of the model: drift ``field`` times ``duration`` (per sample:
+    time is each span's own tau in [0, 1]), noise ``sigma`` on the last K numbers."""
+
     noise_type = "diagonal"
     sde_type = "ito"
 
-    def __init__(self, dim: int, width: int, depth: int) -> None:
+    def __init__(self, field, sigma: torch.Tensor, duration: torch.Tensor, state: int) -> None:
         super().__init__()
-        self.prior = mlp(dim, dim, width, depth)
-        self.control = mlp(dim + 3, dim, width, depth, zero_last=True)
-        self.diffusion = mlp(dim, dim, width, 1)
-        self.register_buffer("speed", torch.ones(()))
-        self.register_buffer("noise", torch.ones(()))
+        self.field, self.duration = field, duration[:, None]
+        noise = torch.zeros(state, dtype=sigma.dtype, device=sigma.device)
+        noise[state - len(sigma):] = sigma
+        self.noise = noise * duration.abs().sqrt()[:, None]
 
-    def h(self, t, y):  # prior drift
-        return self.speed * self.prior(y)
+    def f(self, t, x):
+        return self.duration * self.field(x)
 
-    def f(self, t, y):  # posterior drift
-        drift = self.h(t, y)
-        if 0 <= float(t.detach()) <= 1:
-            phase = torch.stack([t, torch.sin(math.pi * t), torch.cos(math.pi * t)]).to(y)
-            feats = torch.cat([y, phase.expand(y.shape[0], 3)], dim=1)
-            drift = drift + self.speed * self.control(feats)
-        return drift
-
-    def g(self, t, y):  # diagonal diffusion
-        return self.noise * torch.sigmoid(self.diffusion(y))
+    def g(self, t, x):
+        return self.noise.expand_as(x)
 
 
-class LatentSDEDynamics(ReducedDynamics):
+class NoisyModel(SecondOrderModel):
+    """The fitted field, keyframe velocities and calibrated random force ``sigma`` (K,)."""
+
+    def __init__(self, field, frames: int) -> None:
+        super().__init__(field, frames)
+        self.register_buffer("sigma", torch.zeros(field.dim))
+
+
+class LatentSDEDynamics(NeuralODEDynamics):
     """Latent SDE on reduced latents; see the module docstring."""
 
     component = "sde"
     stochastic = True
     before_start = False
-    defaults = {
-        "width": 64, "depth": 2, "iterations": 200, "lr": 1e-2, "samples": 4,
-        "obs_noise": 0.2, "kl_weight": 1.0, "noise": 1.0, "dt": 1.0,
-        "predict_samples": 16, "patience": 3, "time_budget": None,
-    }
+    validates = True
+    model_class = NoisyModel
+    keyframe_corrected = True
+    passes_keyframes = True
+    defaults = {**NeuralODEDynamics.defaults, "order": 2, "dt": 0.25,
+                "calibration_samples": 64}
 
-    def _build(self, space) -> nn.Module:
-        return _LatentSDE(space.components, int(self.config["width"]), int(self.config["depth"]))
+    def _check_options(self) -> None:
+        super()._check_options()
+        if self.config["endpoint"] != "correction":
+            raise InputError("sde: endpoint must be 'correction' (samples are pinned to the "
+                             "keyframes that way)")
+        if int(self.config["order"]) != 2:
+            raise InputError("sde: order must be 2 (the noise acts on the velocity)")
 
-    def _step(self) -> float:
-        """The Euler-Maruyama step: ``dt`` times the median keyframe interval."""
-        s = self.space.observed_unit_times
-        return float(self.config["dt"]) * float((s[1:] - s[:-1]).median())
+    # ------------------------------------------------------------ sampling
+    def _solve(self, field, sigma, x0, duration, grid, entropy):
+        """Euler-Maruyama from states x0 (B, S) over spans ``duration`` (B,) at
+        normalised times ``grid`` (P,): (P, B, S)."""
+        sde = _Forced(field, sigma, duration, x0.shape[1])
+        bm = torchsde.BrownianInterval(t0=0.0, t1=float(grid[-1]), size=x0.shape,
+                                       dtype=x0.dtype, device=x0.device, entropy=int(entropy))
+        return torchsde.sdeint(sde, x0, grid, bm=bm, dt=float(self.config["dt"]),
+                               method="euler")
 
-    def _paths(self, y0: torch.Tensor, s: torch.Tensor, entropy: int, logqp: bool = False):
-        """Posterior paths from ``y0`` (n, K) at sorted times ``s`` >= 0: (M, n, K)."""
-        zero = s.new_zeros(1)
-        has_zero = bool(s[0] == 0)
-        ts = s if has_zero else torch.cat([zero, s])
-        end = max(float(ts[-1]), 1e-6)
-        size = (y0.shape[0], y0.shape[1] + int(logqp))  # logqp adds a noiseless channel
-        bm = torchsde.BrownianInterval(t0=0.0, t1=end, size=size, dtype=y0.dtype,
-                                       device=y0.device, entropy=int(entropy))
-        out = torchsde.sdeint(self.net, y0, ts, bm=bm, dt=self._step(), method="euler",
-                              logqp=logqp)
-        if logqp:
-            ys, log_ratio = out
-            return (ys if has_zero else ys[1:]), log_ratio
-        return out if has_zero else out[1:]
+    def _bridges(self, field, sigma, knots, starts, coords, s, n, entropy):
+        """``n`` samples (n, len(s), K) at sorted times inside the keyframes, each
+        solved from its interval's keyframe and pinned to the next one."""
+        idx, tau = _intervals(knots, s)
+        iv, local = torch.unique(idx, return_inverse=True)
+        grid, pos = shared_positions(torch.cat([tau, tau.new_ones(1)]))
+        k = coords.shape[1]
+        x0 = starts[iv].repeat(n, 1)
+        duration = (knots[iv + 1] - knots[iv]).repeat(n)
+        paths = self._solve(field, sigma, x0, duration, grid, entropy)[..., :k]
+        paths = paths.reshape(len(grid), n, len(iv), k)
+        miss = coords[iv + 1] - paths[-1]  # (n, I, K)
+        out = paths[pos[:-1], :, local]  # (Q, n, K)
+        w = smoothstep(tau)[:, None, None]
+        return (out + w * miss[:, local].transpose(0, 1)).transpose(0, 1)
 
-    def _fit(self, s, y, progress) -> None:
-        c = self.config
-        steps = (y[1:] - y[:-1])
-        velocity = steps / (s[1:] - s[:-1])[:, None]
-        self.net.speed.fill_(float(velocity.pow(2).mean().sqrt().clamp_min(1e-6)))
-        interval = float((s[1:] - s[:-1]).median())
-        self.net.noise.fill_(float(c["noise"]) * float(self.net.speed) * math.sqrt(interval))
-        sigma2 = float(c["obs_noise"]) ** 2 * float(steps.pow(2).sum(1).mean() / y.shape[1])
-        y0 = y[:1].expand(int(c["samples"]), -1)
-        norm = y.numel()
+    def _free(self, x0, s, n, entropy):
+        """``n`` free samples from the state x0 (S,) at sorted times s >= 0 after it."""
+        knots = self.space.observed_unit_times
+        step = float((knots[1:] - knots[:-1]).median())
+        grid, pos = shared_positions(s / step)
+        duration = x0.new_full((n,), step)
+        paths = self._solve(self.net, self.net.sigma, x0.expand(n, -1), duration, grid, entropy)
+        return paths[pos, :, :self.space.components].transpose(0, 1)
 
-        def loss_fn(_step):
-            entropy = int(torch.randint(0, 2 ** 31 - 1, ()))
-            ys, log_ratio = self._paths(y0, s, entropy, logqp=True)
-            data = (ys - y[:, None]).pow(2)
-            nll = data.sum((0, 2)) / (2 * sigma2)
-            kl = log_ratio.sum(0)
-            loss = (nll + c["kl_weight"] * kl).mean() / norm
-            return loss, float(data.mean().detach())
-
-        self.fit_stats = optimise(self.net.parameters(), loss_fn, component="sde",
-                                  iterations=int(c["iterations"]), lr=c["lr"],
-                                  patience=int(c["patience"]), time_budget=c["time_budget"],
-                                  progress=progress, advice=ADVICE)
-
-    def _mean_path(self, y0, s) -> torch.Tensor:
-        n = int(self.config["predict_samples"])
-        return self._paths(y0.expand(n, -1), s, int(self.config["seed"])).mean(1)
-
-    def _predict(self, s) -> torch.Tensor:
-        return self._mean_path(self.space.coords[:1], s)
-
-    def _propagate(self, y0, s) -> torch.Tensor:
-        return self._mean_path(y0[None], s)
+    def _samples(self, s, n: int, entropy: int) -> torch.Tensor:
+        """``n`` paths (n, len(s), K) from the keyframes at sorted unit times s >= 0."""
+        knots, coords = self.space.observed_unit_times, self.space.coords
+        starts = self._keyframe_starts()
+        out = coords.new_empty(n, len(s), coords.shape[1])
+        after = s > knots[-1]
+        if (~after).any():
+            out[:, ~after] = self._bridges(self.net, self.net.sigma, knots, starts, coords,
+                                           s[~after], n, entropy)
+        if after.any():
+            out[:, after] = self._free(starts[-1], s[after] - knots[-1], n, entropy)
+        return out
 
     @torch.no_grad()
     def sample(self, times, n: int, *, seed: int | None = None) -> torch.Tensor:
-        """``n`` plausible paths from the first keyframe: codes (n, N, L, D).
+        """``n`` plausible paths through the keyframes: codes (n, N, L, D).
 
         ``seed`` fixes the Brownian paths (default: the model's seed + 1, so the
         samples differ from the noise behind ``predict``).
@@ -138,5 +150,27 @@ class LatentSDEDynamics(ReducedDynamics):
         s, inverse = self._unit_query(times)
         entropy = int(self.config["seed"]) + 1 if seed is None else int(seed)
         with cpu_threads(self.config["threads"]):
-            paths = self._paths(self.space.coords[:1].expand(int(n), -1), s, entropy)
-        return self.space.decode(paths.transpose(0, 1))[:, inverse]
+            paths = self._samples(s, int(n), entropy)
+            extra = self.space.keyframe_residual(s)
+        return self.space.decode(paths, extra)[:, inverse]
+
+    # --------------------------------------------------------- calibration
+    def _after_fit(self, held_out, s, y) -> None:
+        """sigma per coordinate from the folds' held-out errors (module docstring)."""
+        if not held_out:  # fewer than 4 keyframes: a tenth of the RMS speed
+            self.net.sigma.fill_(0.1 * float(((y[1:] - y[:-1]) / (s[1:] - s[:-1])[:, None])
+                                             .pow(2).mean().sqrt()))
+            self.fit_stats["sigma"] = "fixed: too few keyframes to calibrate"
+            return
+        ratios = []
+        unit = torch.ones(y.shape[1], dtype=y.dtype, device=y.device)
+        for field, velocity, train, held in held_out:
+            knots, starts = s[train], self._starts(y[train], velocity)
+            error = self._interpolate(self._flow(field, knots=knots), knots, starts, y[train],
+                                      s[held]) - y[held]
+            paths = self._bridges(field, unit, knots, starts, y[train], s[held],
+                                  int(self.config["calibration_samples"]), self.config["seed"] + 2)
+            ratios.append(error.pow(2) / paths.var(0).clamp_min(1e-12))
+        sigma = torch.cat(ratios).mean(0).sqrt()
+        self.net.sigma.copy_(sigma)
+        self.fit_stats["sigma"] = round(float(sigma.pow(2).mean().sqrt()), 6)
