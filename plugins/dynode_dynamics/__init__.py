@@ -14,11 +14,11 @@ from dynode_core import hookimpl
 #: name -> (module, class, description)
 MODELS = {
     "ode": ("ode", "NeuralODEDynamics",
-            "neural ODE on reduced latents, endpoint-consistent interpolation (default)"),
+            "second-order neural ODE on reduced latents, passes the keyframes (default)"),
     "dynode-paper": ("paper", "PaperDynamics",
                      "the DynODE paper's recipe: unit-speed MLP field on W+, dopri5"),
     "sde": ("sde", "LatentSDEDynamics",
-            "latent SDE (torchsde, KL objective); samples plausible variations"),
+            "latent SDE (torchsde): the ode drift with calibrated random forces; samples"),
     "cde": ("cde", "NeuralCDEDynamics",
             "neural CDE (torchcde) driven by the observed path; edits keep its motion"),
     "linear": ("linear", "LinearDynamics", "piecewise linear interpolation baseline"),

@@ -1,27 +1,33 @@
-"""``ode``: a neural ODE dz/dt = f(z) on the reduced, standardised space.
+"""``ode``: a neural ODE on the reduced, standardised space (docs/dynamics.md).
 
-Fitting is multiple shooting: each step draws up to ``batch`` windows of 1 to
-``window`` consecutive keyframe intervals, starts each at its observed
-keyframe and solves them all in one batched ``odeint`` call (plain backprop,
-``train_method`` with ``substeps`` steps per interval), minimising the squared
-error at the windows' keyframes plus ``kinetic`` times the path's kinetic
-energy (relative to the observed one), which favours short, smooth paths.
-Training stops early when the loss stops improving.
+``order`` 2 (default): the state is position and velocity and the network
+gives the acceleration (:mod:`dynode_dynamics.motion`), with a learned velocity
+per keyframe, so paths that pass a point twice in different directions can be
+followed; ``order`` 1: dy/ds = f(y). ``rank="auto"`` keeps the components above
+the noise floor (:func:`dynode_dynamics.reduced.noise_floor_rank`).
+
+Fitting: a gradient-matching start (``pretrain`` steps regressing the field on
+the cubic spline's derivatives), then multiple shooting: each step draws up to
+``batch`` windows of 1 to ``window`` consecutive keyframe intervals, starts each
+at its keyframe and solves them all in one batched ``odeint`` call (plain
+backprop, ``train_method`` with ``substeps`` steps per interval), minimising the
+squared error at the windows' keyframes plus ``kinetic`` times the path's energy
+(squared acceleration for order 2, squared speed for order 1) relative to the
+observed one. Training stops early when the loss stops improving.
 
 ``kinetic="auto"`` picks the weight from ``kinetic_grid`` by validation: one
 copy of the field per weight is fitted to every other keyframe and predicts
 the ones left out (all copies and the final fields train together in one
-batched solve); the strongest weight within ``kinetic_tolerance`` of the best
-error wins. Smooth motion keeps the weak weight; keyframes that jitter
-(independent per-frame inversions) get the strong one, i.e. near-straight paths.
+batched solve); the weight with the lowest error wins (within
+``kinetic_tolerance`` of it, the strongest).
 
 Prediction inside the observed range uses an endpoint-consistent mode
-(``endpoint``, see :mod:`dynode_dynamics.endpoint`; ``correction`` measured
-best) so the path passes through every keyframe; ``endpoint="none"`` gives the
-plain initial value solve from the first keyframe. Past the last keyframe the
-path is the solve from the last keyframe (before the first: a backward solve
-from the first). Prediction uses ``method`` (dopri5, float32 tolerances
-``rtol``/``atol``). ``propagate`` is always the plain solve from the new start.
+(``endpoint``, see :mod:`dynode_dynamics.endpoint`) so the path passes through
+every keyframe; ``endpoint="none"`` gives the plain initial value solve from the
+first keyframe. Past the last keyframe the path is the solve from the last
+keyframe (before the first: a backward solve from the first), with ``method``
+(dopri5, float32 tolerances ``rtol``/``atol``). ``propagate`` is always the
+plain solve from the new start.
 """
 
 from __future__ import annotations
