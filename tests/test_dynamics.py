@@ -249,3 +249,15 @@ def test_cli_bad_dynamics_name_lists_valid_names(traj, tmp_path):
     assert res.exit_code == 2
     for name in ("ode", "sde", "cde", "linear", "cubic", "pchip", "dynode-paper"):
         assert name in res.output
+
+
+def test_a_first_order_ode_saved_before_order_existed_still_loads(traj, tmp_path):
+    model = make("ode", order=1).fit(traj)
+    save_dynamics(model, "ode", tmp_path / "dyn")
+    doc_path = tmp_path / "dyn" / "dynamics.json"
+    doc = json.loads(doc_path.read_text())
+    del doc["config"]["order"]  # as written by earlier versions
+    doc_path.write_text(json.dumps(doc))
+    loaded = load_dynamics(tmp_path / "dyn")
+    times = traj.times + 0.1
+    assert torch.equal(loaded.predict(times), model.predict(times))

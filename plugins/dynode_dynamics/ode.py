@@ -248,6 +248,11 @@ class NeuralODEDynamics(ReducedDynamics):
         limit = min(errors) * (1 + float(self.config["kinetic_tolerance"]))
         return max((j for j, e in enumerate(errors) if e <= limit), key=lambda j: grid[j])
 
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if self.second_order and "model.velocity" not in state:
+            self.config["order"] = 1  # saved before the second-order field existed
+        super().load_state_dict(state)
+
     # -------------------------------------------------------------- predict
     def _keyframe_starts(self) -> torch.Tensor:
         velocity = self.net.velocity if self.second_order else None
