@@ -26,8 +26,9 @@ Prediction inside the observed range uses an endpoint-consistent mode
 every keyframe; ``endpoint="none"`` gives the plain initial value solve from the
 first keyframe. Past the last keyframe the path is the solve from the last
 keyframe (before the first: a backward solve from the first), with ``method``
-(dopri5, float32 tolerances ``rtol``/``atol``). ``propagate`` is always the
-plain solve from the new start.
+(dopri5, float32 tolerances ``rtol``/``atol``). ``propagate`` is the plain
+solve from the new start for order 1; for order 2 the first keyframe's solve
+moved by the new start's offset (see :meth:`NeuralODEDynamics._propagate`).
 """
 
 from __future__ import annotations
@@ -282,7 +283,15 @@ class NeuralODEDynamics(ReducedDynamics):
         return out
 
     def _propagate(self, y0, s) -> torch.Tensor:
-        """The plain solve from ``y0`` (with the first keyframe's velocity for order 2)."""
-        start = self._starts(y0, self.net.velocity[0] if self.second_order else None)
+        """Order 1: the plain solve from ``y0``. Order 2: the solve from the first
+        keyframe moved by ``y0``'s offset from it. A second-order field treats an
+        offset start as a displacement from its equilibrium and swings it back and
+        forth (an oscillator's edit changes sign every half period: -4.4 dB against a
+        constant offset on the world's circle hue edit), so the edited path keeps the
+        original motion and the edit (docs/dynamics.md)."""
         with solver_errors("ode", ADVICE):
-            return self.flow.ivp(start, s)[..., :y0.shape[-1]]
+            if not self.second_order:
+                return self.flow.ivp(y0, s)
+            first = self._keyframe_starts()[0]
+            k = y0.shape[-1]
+            return self.flow.ivp(first, s)[..., :k] + (y0 - first[:k])
