@@ -138,16 +138,7 @@ class NeuralODEDynamics(ReducedDynamics):
             grid = [max(grid)]
         sets = [(s[train], y[train]) for train, _ in folds] + [(s, y)]
         per = len(grid)
-        ens = self._fields(per * len(sets), y.shape[1]).to(y.device)
-        speed2 = torch.cat([_mean_square_speed(ss, yy).expand(per) for ss, yy in sets])
-        if self.second_order:
-            ens.set_speed(speed2.sqrt())
-            velocities = [nn.Parameter(spline_velocity(ss, yy).expand(per, -1, -1).clone())
-                          for ss, yy in sets]
-            norm = speed2.pow(2)
-        else:
-            ens.speed.copy_(speed2.sqrt()[:, None, None])
-            velocities, norm = [], speed2
+        ens, velocities, norm = self._ensemble(sets, per, y.shape[1], y.device)
         weights = torch.tensor(grid * len(sets), device=y.device)
         longest = min(int(c["window"]), min(len(ss) for ss, _ in sets) - 1)
         members = torch.arange(len(weights), device=y.device)[:, None, None]
@@ -196,6 +187,20 @@ class NeuralODEDynamics(ReducedDynamics):
             self.net = field
         with torch.no_grad(), solver_errors(self.component, ADVICE):
             self._after_fit(held_out, s, y)
+
+    def _ensemble(self, sets, per: int, dim: int, device):
+        """``per`` field copies per data set, their keyframe velocities (order 2: started
+        at the cubic spline's, one tensor (per, T_set, K) per set) and the scale of the
+        energy each copy pays for (observed mean square speed, squared for order 2)."""
+        ens = self._fields(per * len(sets), dim).to(device)
+        speed2 = torch.cat([_mean_square_speed(ss, yy).expand(per) for ss, yy in sets])
+        if not self.second_order:
+            ens.speed.copy_(speed2.sqrt()[:, None, None])
+            return ens, [], speed2
+        ens.set_speed(speed2.sqrt())
+        velocities = [nn.Parameter(spline_velocity(ss, yy).expand(per, -1, -1).clone())
+                      for ss, yy in sets]
+        return ens, velocities, speed2.pow(2)
 
     #: The fitted module of a second-order model (field and keyframe velocities).
     model_class = SecondOrderModel
