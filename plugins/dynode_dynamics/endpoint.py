@@ -24,7 +24,8 @@ def smoothstep(tau: torch.Tensor) -> torch.Tensor:
     return tau * tau * (3 - 2 * tau)
 
 
-def _intervals(knots: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def interval_positions(knots: torch.Tensor,
+                       s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Interval index and position tau in [0, 1] of sorted times inside the knots."""
     idx = (torch.searchsorted(knots.contiguous(), s.contiguous(), right=True) - 1).clamp(
         0, len(knots) - 2)
@@ -45,7 +46,7 @@ def correction(flow: Flow, knots, starts, coords, s, chunk: int = 256) -> torch.
     """Forward solve per interval plus the smoothstep share of its miss. ``starts``
     (T, S) are the solver states at the keyframes, whose first K numbers are the
     positions ``coords`` (T, K) (S > K for second-order fields: position, velocity)."""
-    idx, tau = _intervals(knots, s)
+    idx, tau = interval_positions(knots, s)
     k = coords.shape[1]
     out = coords.new_empty(len(s), k)
     for sel, iv, b in _chunks(idx, chunk):
@@ -59,7 +60,7 @@ def correction(flow: Flow, knots, starts, coords, s, chunk: int = 256) -> torch.
 def blend(flow: Flow, knots, starts, coords, s, chunk: int = 256) -> torch.Tensor:
     """Forward solve from the left keyframe blended with a backward one from the right
     (``starts`` and ``coords`` as in :func:`correction`)."""
-    idx, tau = _intervals(knots, s)
+    idx, tau = interval_positions(knots, s)
     k = coords.shape[1]
     out = coords.new_empty(len(s), k)
     for sel, iv, b in _chunks(idx, chunk):

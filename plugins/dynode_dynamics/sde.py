@@ -34,7 +34,7 @@ from torch import nn
 from dynode_core import InputError
 
 from .base import cpu_threads
-from .endpoint import _intervals, smoothstep
+from .endpoint import interval_positions, smoothstep
 from .flow import shared_positions
 from .motion import SecondOrderModel
 from .ode import NeuralODEDynamics
@@ -105,7 +105,7 @@ class LatentSDEDynamics(NeuralODEDynamics):
     def _bridges(self, field, sigma, knots, starts, coords, s, n, entropy):
         """``n`` samples (n, len(s), K) at sorted times inside the keyframes, each
         solved from its interval's keyframe and pinned to the next one."""
-        idx, tau = _intervals(knots, s)
+        idx, tau = interval_positions(knots, s)
         iv, local = torch.unique(idx, return_inverse=True)
         grid, pos = shared_positions(torch.cat([tau, tau.new_ones(1)]))
         k = coords.shape[1]
