@@ -72,7 +72,8 @@ class NeuralODEDynamics(ReducedDynamics):
 
     component = "ode"
     defaults = {
-        "rank": "auto", "order": 2, "width": 128, "depth": 2, "method": "dopri5", "rtol": 1e-3, "atol": 1e-4,
+        "rank": "auto", "order": 2, "width": 128, "depth": 2,
+        "method": "dopri5", "rtol": 1e-3, "atol": 1e-4,
         "train_method": "rk4", "substeps": 2, "iterations": 150, "lr": 1e-2, "window": 8,
         "batch": 16,
         "kinetic": "auto", "kinetic_grid": (1e-4, 1.0), "kinetic_tolerance": 0.0,
