@@ -70,30 +70,25 @@ class SecondOrderModel(nn.Module):
         return self.field.energy(derivative)
 
 
-def spline_velocity(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Velocities at the keyframes of the natural cubic spline through them (T, K)."""
+def _natural_spline(s: torch.Tensor, y: torch.Tensor):
+    """scipy's natural cubic spline through keyframes (s, y) (a straight line for two)
+    and the keyframe times as a float64 array."""
     from scipy.interpolate import CubicSpline
 
-    s64, y64 = s.detach().cpu().double().numpy(), y.detach().cpu().double().numpy()
-    if len(s64) < 3:
-        v = np.repeat((y64[1:] - y64[:1]) / (s64[1] - s64[0]), len(s64), 0)
-    else:
-        v = CubicSpline(s64, y64, axis=0, bc_type="natural")(s64, 1)
-    return torch.as_tensor(v, dtype=y.dtype, device=y.device)
+    s64 = s.detach().cpu().double().numpy()
+    return CubicSpline(s64, y.detach().cpu().double().numpy(), axis=0, bc_type="natural"), s64
+
+
+def spline_velocity(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Velocities at the keyframes of the natural cubic spline through them (T, K)."""
+    spline, s64 = _natural_spline(s, y)
+    return torch.as_tensor(spline(s64, 1), dtype=y.dtype, device=y.device)
 
 
 def collocation_points(s: torch.Tensor, y: torch.Tensor, count: int) -> tuple[torch.Tensor, ...]:
     """Positions, velocities and accelerations (count, K) of the natural cubic spline
     through keyframes (s, y), at ``count`` evenly spaced times over their range."""
-    from scipy.interpolate import CubicSpline
-
-    s64, y64 = s.detach().cpu().double().numpy(), y.detach().cpu().double().numpy()
+    spline, s64 = _natural_spline(s, y)
     t = np.linspace(s64[0], s64[-1], count)
-    if len(s64) < 3:
-        chord = (y64[1:] - y64[:1]) / (s64[1] - s64[0])
-        out = (y64[:1] + (t - s64[0])[:, None] * chord, np.repeat(chord, count, 0),
-               np.zeros((count, y64.shape[1])))
-    else:
-        spline = CubicSpline(s64, y64, axis=0, bc_type="natural")
-        out = (spline(t), spline(t, 1), spline(t, 2))
-    return tuple(torch.as_tensor(v, dtype=y.dtype, device=y.device) for v in out)
+    return tuple(torch.as_tensor(spline(t, order), dtype=y.dtype, device=y.device)
+                 for order in (0, 1, 2))

@@ -178,8 +178,9 @@ class NeuralODEDynamics(ReducedDynamics):
         with torch.no_grad(), solver_errors("ode", ADVICE):
             choice = self._select(ens, velocities, grid, folds, s, y) if len(grid) > 1 else 0
         self.fit_stats["kinetic"] = grid[choice]
-        held_out = [(ens.member(f * per + choice), velocities[f][choice] if velocities else None,
-                     train, held) for f, (train, held) in enumerate(folds)]
+        held_out = [] if not self.validates else [
+            (ens.member(f * per + choice), velocities[f][choice] if velocities else None,
+             train, held) for f, (train, held) in enumerate(folds)]
         field = ens.member(len(weights) - per + choice)
         if self.second_order:
             self.net = self.model_class(field, len(s)).to(y.device)
@@ -209,8 +210,8 @@ class NeuralODEDynamics(ReducedDynamics):
     validates = False
 
     def _after_fit(self, held_out, s, y) -> None:
-        """Called with the chosen weight's fold fits: (field, keyframe velocities,
-        kept, held-out indices) per fold, and the full data (s, y)."""
+        """Called, when ``validates``, with the chosen weight's fold fits: (field,
+        keyframe velocities, kept, held-out indices) per fold, and the data (s, y)."""
 
     def _match_gradients(self, ens, sets, per, norm) -> None:
         """Gradient matching: regress the field on the cubic spline's derivatives at
@@ -298,6 +299,6 @@ class NeuralODEDynamics(ReducedDynamics):
         with solver_errors("ode", ADVICE):
             if not self.second_order:
                 return self.flow.ivp(y0, s)
-            first = self._keyframe_starts()[0]
-            k = y0.shape[-1]
-            return self.flow.ivp(first, s)[..., :k] + (y0 - first[:k])
+            first = self.space.coords[0]
+            start = self._starts(first, self.net.velocity[0])
+            return self.flow.ivp(start, s)[..., :len(first)] + (y0 - first)
