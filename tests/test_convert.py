@@ -16,7 +16,7 @@ from PIL import Image
 from dynode_core import get_registry
 from dynode_core.render import to_uint8
 from dynode_stylegan2.loader import load_generator
-from dynode_stylegan2.netpickle import PickledModule, load_network
+from dynode_core.formats import PickledModule, load_network
 
 TOL = 1e-4
 

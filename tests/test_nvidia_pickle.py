@@ -25,7 +25,7 @@ from conftest import REPO, run_dynode
 from dynode_core import InputError
 from dynode_stylegan2.loader import load_generator
 from dynode_stylegan2.model import StyleGAN2Generator
-from dynode_stylegan2.netpickle import load_network
+from dynode_core.formats import load_network
 
 FILTER = torch.tensor([1.0, 3, 3, 1])[None] * torch.tensor([1.0, 3, 3, 1])[:, None] / 64
 

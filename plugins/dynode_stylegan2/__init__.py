@@ -9,7 +9,7 @@ Python API::
     G = load_generator("550000.pt", device="cpu")      # or "ffhq.pkl", network="G"
     images = G.synthesize(G.mapping(z, truncation=0.7))        # (N, 3, H, W) in [-1, 1]
 
-    from dynode_stylegan2.netpickle import load_network
+    from dynode_core.formats import load_network
     D = load_network("network-snapshot.pkl", "D")      # plain data: D.state_dict(), D.init_kwargs
 
 Training code builds the networks directly:

@@ -7,7 +7,7 @@ Accepted inputs (the architecture is always read from the tensors):
 - a bare ``g_ema`` state dict;
 - e4e / pSp checkpoints that carry their generator as ``state_dict['decoder.*']``;
 - NVIDIA stylegan2-ada-pytorch network pickles (``.pkl``; ``G_ema`` unless ``network='G'``),
-  read by :mod:`.netpickle` without running anything from the file, mapped by :mod:`.nvidia`;
+  read by :mod:`dynode_core.formats.netpickle` without running anything from the file, mapped by :mod:`.nvidia`;
 - this module's own ``.safetensors`` files (``format`` = ``dynode.stylegan2/1``).
 
 torch.save files are read with ``torch.load(weights_only=True)``, with only
@@ -28,7 +28,7 @@ from dynode_core import (InputError, check_format, check_new_output, config_of,
                          load_tensor_file, read_safetensors, write_safetensors)
 
 from .model import StyleGAN2Generator
-from .netpickle import is_network_pickle, load_network
+from dynode_core.formats import is_network_pickle, load_network
 from .nvidia import nvidia_generator_state
 
 FORMAT = "dynode.stylegan2/1"

@@ -1,4 +1,4 @@
-"""Map an NVIDIA stylegan2-ada-pytorch generator (read by :mod:`.netpickle`) onto dynode's.
+"""Map an NVIDIA stylegan2-ada-pytorch generator (read by :mod:`dynode_core.formats.netpickle`) onto dynode's.
 
 The architecture is read from the tensors (resolution, widths, z/w dims, mapping depth,
 class embedding, FIR filter) and from plain attributes of the pickled layers

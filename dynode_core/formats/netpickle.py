@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dynode_core import InputError
+from ..errors import InputError
 
 TF_NETWORK = ("dnnlib.tflib.network", "Network")
 TF_MESSAGE = ("is a TensorFlow-era StyleGAN/StyleGAN2 pickle (dnnlib.tflib.network.Network): "
