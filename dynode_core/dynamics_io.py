@@ -51,8 +51,8 @@ def save_dynamics(model, name: str, folder: str | os.PathLike, *, overwrite: boo
         "format": FORMAT,
         "component": name,
         "config": _jsonable(dict(model.config)),
-        "trajectory": _jsonable(dict(getattr(model, "fitted_info", {}) or {})),
-        "fit": _jsonable({k: v for k, v in dict(getattr(model, "fit_stats", {}) or {}).items()
+        "trajectory": _jsonable(dict(model.fitted_info or {})),
+        "fit": _jsonable({k: v for k, v in dict(model.fit_stats or {}).items()
                           if k not in MEASURED}),
         "dynode_version": __version__,
     }

@@ -118,11 +118,12 @@ def create_editor(name: str, **options):
 
 
 def find_direction(editor, name: str, generator, editor_name: str = "editor"):
-    """The direction ``name`` of ``editor`` (its ``direction()`` method when it has one,
-    else a lookup in ``directions(generator)`` whose error lists the valid names)."""
-    lookup = getattr(editor, "direction", None)
-    if callable(lookup):
-        return lookup(name, generator)
+    """The direction ``name`` of ``editor``: its :meth:`~dynode_core.Editor.direction`
+    when that knows it, else a lookup in ``directions(generator)`` whose error lists the
+    valid names."""
+    direction = editor.direction(name, generator)
+    if direction is not None:
+        return direction
     found = editor.directions(generator)
     if name not in found:
         valid = ", ".join(list(found)[:20]) + (", ..." if len(found) > 20 else "")
@@ -207,7 +208,7 @@ PROPAGATIONS: dict[str, Callable] = {"dynamics": _via_dynamics, "offset": _offse
 
 
 def _check_fit(direction, trajectory) -> None:
-    vector = getattr(direction, "vector", None)
+    vector = direction.vector
     if vector is None:
         return
     if vector.shape[-1] != trajectory.dim:
@@ -239,6 +240,23 @@ def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "
     z0 = trajectory.latents[0]
     edited0 = edit.apply(z0)
     return PROPAGATIONS[strategy](dynamics, trajectory, z0, edited0, times)
+
+
+def extrapolation_times(times, factor: int, seconds: float):
+    """The times past the last of ``times`` that ``seconds`` of extrapolation at
+    ``factor`` times the frame rate gives: one step apart, the step being the median
+    observed step (the mean of the two middle steps for an even count) / ``factor``;
+    empty for 0 seconds. The one rule for ``dynode run``, ``dynode interpolate`` and the
+    output-size check."""
+    import numpy as np
+    import torch
+
+    times = torch.as_tensor(times, dtype=torch.float64)
+    if seconds <= 0 or len(times) < 2:
+        return torch.zeros(0, dtype=torch.float64)
+    step = float(np.median(np.diff(times.numpy()))) / factor
+    count = max(1, int(round(seconds / step)))
+    return times[-1] + step * torch.arange(1, count + 1, dtype=torch.float64)
 
 
 def upsample_times(times, factor: int):

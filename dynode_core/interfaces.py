@@ -21,7 +21,9 @@ import torch
 
 from .trajectory import LatentTrajectory
 
-#: Progress callback: ``progress(advance, total=None, description=None)``.
+#: Progress callback: ``progress(advance, total=None, description=None)``. ``advance``
+#: is how many units were finished since the last call (it adds, it never sets the
+#: count); ``total`` (when known) and ``description`` replace the task's total and label.
 Progress = Callable[..., None]
 
 
@@ -33,12 +35,16 @@ class Generator(abc.ABC, torch.nn.Module):
     """A pretrained image generator with a style-based latent space.
 
     Attributes: ``latent_dim`` (D), ``num_ws`` (layers of W+), ``resolution``
-    (pixels, square).
+    (pixels, square), ``c_dim`` (the size of the class label ``mapping`` takes; 0 for an
+    unconditional model) and ``name`` (the registered name it was built under, when
+    its factory sets one in its constructor; recorded with inverted codes).
     """
 
     latent_dim: int
     num_ws: int
     resolution: int
+    c_dim: int = 0
+    name: str | None = None
     #: For editors that act per layer (SeFa): which W+ index each style layer reads,
     #: and the layers' names; ``None`` when the generator does not say.
     style_layer_ws: list[int] | None = None
@@ -75,6 +81,12 @@ class Generator(abc.ABC, torch.nn.Module):
         bundled world's ``hue``); the ``supervised`` editor offers them. Default: none."""
         return {}
 
+    def modulation_weights(self) -> list[torch.Tensor]:
+        """Optional: the weight (C_out, D) of every style layer's modulation (affine), in
+        the order of :attr:`style_layer_names`, for closed-form editors (SeFa)."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose its modulation "
+                                  "weights, which SeFa needs")
+
 
 class Inverter(abc.ABC):
     """Turns frames into latent codes."""
@@ -103,13 +115,19 @@ class Dynamics(abc.ABC):
       CDE): ``propagate`` from an edited start follows the original motion, so
       the ``cde`` edit propagation applies;
     - ``stochastic``: :meth:`sample` draws paths (an SDE);
-    - ``fit_stats``: statistics of the last fit (``loss`` ...), saved beside it.
+    - ``keyframe_corrected``: :meth:`predict` passes through every observed code
+      exactly (at the observed times), so a check may hold it to that;
+    - ``fit_stats``: statistics of the last fit (``loss`` ...), saved beside it;
+    - ``fitted_info``: what the model keeps of the trajectory it was fitted to (JSON-able:
+      its times, fps ...), saved beside it and restored on load.
     """
 
     config: dict
     controlled: bool = False
     stochastic: bool = False
+    keyframe_corrected: bool = False
     fit_stats: dict = types.MappingProxyType({})  # assign a dict in fit()
+    fitted_info: dict = types.MappingProxyType({})  # assign a dict in fit()
 
     @abc.abstractmethod
     def fit(self, trajectory: LatentTrajectory, *, progress: Progress = no_progress) -> "Dynamics":
@@ -157,16 +175,18 @@ class Direction:
 
 
 class Editor(abc.ABC):
-    """Offers edit directions and applies them.
-
-    An editor may also offer ``direction(name, generator) -> Direction`` for
-    directions that cannot be listed (e.g. file paths);
-    :func:`dynode_core.edits.resolve_edit` uses it when present.
-    """
+    """Offers edit directions and applies them."""
 
     @abc.abstractmethod
     def directions(self, generator: Generator) -> dict[str, Direction]:
         """Named directions available for ``generator``."""
+
+    def direction(self, name: str, generator: Generator) -> Direction | None:
+        """The direction ``name`` means for ``generator`` when it is not one of
+        :meth:`directions` (a file path, a component index); None when the editor has
+        no such direction. :func:`dynode_core.edits.resolve_edit` asks it after the
+        listed directions. Default: None."""
+        return None
 
     def apply(self, latents: torch.Tensor, direction: Direction, strength: float) -> torch.Tensor:
         """Move codes (..., L, D) along ``direction`` by ``strength``."""
@@ -247,6 +267,11 @@ class Aligner(abc.ABC):
     reads_frames: bool = False
     #: Whether ``dynode run`` pastes the rendered crops back into the frames by default.
     pastes: bool = True
+    #: The inverter crop mode (``center``, ``none``) its crops equal exactly, so a run
+    #: can hand the frames to the inverter unwarped (and needs no OpenCV); None: warped.
+    crop_mode: str | None = None
+    #: Whether the aligner uses ``face_index`` (which of several faces to follow).
+    takes_face_index: bool = False
 
     @abc.abstractmethod
     def align(self, frames, *, width: int, height: int, count: int, size: int,

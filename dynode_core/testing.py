@@ -255,7 +255,7 @@ def check_dynamics(factory_or_model, *, seed: int = 0, frames: int = 8, rtol: fl
 
     close(codes(model.predict, times), pred, "predict repeatable",
           "predicting the same times twice must give the same codes", 1e-6)
-    if not getattr(model, "keyframe_corrected", False):
+    if not model.keyframe_corrected:
         prop = codes(model.propagate, traj.latents[0], times)
         _rule(tuple(prop.shape) == (n, layers, dim), "propagate shape",
               f"propagate gave {tuple(prop.shape)}, expected ({n}, {layers}, {dim})")

@@ -30,11 +30,22 @@ def generator_sha256(generator: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def changed_tensors(generator: torch.nn.Module, base: dict[str, torch.Tensor]
-                    ) -> dict[str, torch.Tensor]:
-    """The tensors of ``generator`` that differ from ``base`` (a state dict copy)."""
-    return {name: t.detach().to("cpu").clone() for name, t in generator.state_dict().items()
-            if name in base and not torch.equal(t.detach().to("cpu"), base[name])}
+def tune_generator(tuner, generator: torch.nn.Module, latents, targets, *, progress=None,
+                   state_dir=None) -> tuple[dict, dict]:
+    """Tune ``generator`` in place with ``tuner`` (codes ``latents`` as pivots, frames
+    from ``targets(indices)``); returns the tuner's statistics (with a ``psnr_curve``,
+    maybe empty) and the delta as the keywords of :func:`save_generator_delta`
+    (``tensors``: the changed tensors, ``base_sha256``, ``config``: the tuner's config
+    and its statistics without the curve). The one place a delta is made."""
+    base_sha256 = generator_sha256(generator)
+    base = {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()}
+    extra = {} if progress is None else {"progress": progress}
+    stats = {"psnr_curve": [], **tuner.tune(generator, latents, targets, state_dir=state_dir,
+                                            **extra)}
+    tensors = {name: t.detach().to("cpu").clone() for name, t in generator.state_dict().items()
+               if name in base and not torch.equal(t.detach().to("cpu"), base[name])}
+    config = {**tuner.config, "stats": {k: v for k, v in stats.items() if k != "psnr_curve"}}
+    return stats, {"tensors": tensors, "base_sha256": base_sha256, "config": config}
 
 
 def save_generator_delta(path, tensors: dict[str, torch.Tensor], *, base_sha256: str,
@@ -81,50 +92,3 @@ def apply_generator_delta(generator: torch.nn.Module, path) -> dict:
         for name, tensor in tensors.items():
             state[name].copy_(tensor.to(state[name]))
     return config
-
-
-
-def tune_on_clip(latents, clip, out, *, generator: str = "shapes64", checkpoint=None,
-                 tuner: str = "pti", options: dict | None = None, crop: str = "center",
-                 device: str = "auto", seed: int = 0, overwrite: bool = False) -> dict:
-    """``dynode tune`` as a function: the clip's frames (streamed once into a frame
-    store, as the generator sees them) tune the generator with the codes as pivots; the
-    delta is written to ``out``. Checkpoints in ``OUT.state/`` so a rerun resumes."""
-    import tempfile
-
-    from .device import resolve_device
-    from .interfaces import require
-    from .inversion import to_generator_input
-    from .io import check_new_output
-    from .plugins import get_registry
-    from .render import to_uint8
-    from .run.source import FrameStore
-    from .trajectory import LatentTrajectory
-    from .video import read_video
-
-    out = check_new_output(Path(out), overwrite=overwrite)
-    traj = LatentTrajectory.load(latents)
-    device = resolve_device(device)
-    model = get_registry().create("generators", generator, checkpoint=checkpoint, device=device)
-    if (traj.num_layers, traj.dim) != (model.num_ws, model.latent_dim):
-        raise InputError(f"{latents} holds W+ codes of {traj.num_layers} x {traj.dim}, but "
-                         f"generator '{generator}' takes {model.num_ws} x {model.latent_dim}")
-    model.synthesis_parameters()
-    chosen = require(get_registry().create("tuners", tuner, seed=seed, device=device,
-                                           **(options or {})), "tuners", tuner)
-    base_sha, base = generator_sha256(model), {k: v.detach().cpu().clone()
-                                               for k, v in model.state_dict().items()}
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
-        store = FrameStore(Path(tmp))
-        for batch in read_video(clip, 16):
-            x = to_generator_input(batch.frames, model.resolution, crop)
-            store.append(to_uint8(x))
-        if store.count != len(traj):
-            raise InputError(f"{clip} has {store.count} frames but {latents} holds "
-                             f"{len(traj)} codes")
-        stats = chosen.tune(model, traj.latents, store.tensors,
-                            state_dir=out.with_name(out.stem + ".state"))
-    save_generator_delta(out, changed_tensors(model, base), base_sha256=base_sha,
-                         config={**chosen.config, "stats": {
-                             k: v for k, v in stats.items() if k != "psnr_curve"}})
-    return stats

@@ -53,7 +53,7 @@ def fit(latents, name, out, seed, device, fps, options, overwrite, quiet):
     traj.save(out / TRAJECTORY_COPY)
     run = {"command": "fit", "input": str(latents), "dynamics": name, "seed": seed,
            "device": device, "options": options, "config": dict(model.config),
-           "fit": dict(getattr(model, "fit_stats", {}) or {}),
+           "fit": dict(model.fit_stats or {}),
            "fit_seconds": round(seconds, 3), "versions": versions()}
     atomic_write_text(out / RUN_FILE, json.dumps(run, indent=2, default=str) + "\n")
     click.echo(f"wrote {out}: {name} fitted to {len(traj)} frames "
@@ -98,8 +98,8 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
 
     import torch
 
-    from ..dynamics_io import load_dynamics
-    from ..edits import upsample_times
+    from ..dynamics_io import load_dynamics, read_dynamics_info
+    from ..edits import extrapolation_times, upsample_times
     from ..errors import InputError
     from ..io import OutputError, check_new_output
     from ..run.checks import check_output_size
@@ -120,7 +120,7 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
     traj = LatentTrajectory.load(copy)
     model = load_dynamics(dyn_dir, device=device)
     meta = {k: v for k, v in traj.meta.items() if k != "fps"}
-    meta["dynamics"] = getattr(model, "component", None) or type(model).__name__
+    meta["dynamics"] = read_dynamics_info(dyn_dir)["component"]
     if times_text is not None:
         times = _parse_times(times_text)
         check_output_size(len(times), num_ws=traj.num_layers, latent_dim=traj.dim,
@@ -128,15 +128,11 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
                           what=f"--out {out}")
     else:
         factor = factor or 1
-        step = float((traj.times[1:] - traj.times[:-1]).median()) / factor
-        count = max(1, int(round(extrapolate / step))) if extrapolate > 0 else 0
-        check_output_size(factor * (len(traj) - 1) + 1 + count, num_ws=traj.num_layers,
+        extra = extrapolation_times(traj.times, factor, extrapolate)
+        check_output_size(factor * (len(traj) - 1) + 1 + len(extra), num_ws=traj.num_layers,
                           latent_dim=traj.dim, resolution=None, folder=out.parent,
                           limit=max_output_frames, what=f"--out {out}")
-        times = upsample_times(traj.times, factor)
-        if count:
-            extra = traj.times[-1] + step * torch.arange(1, count + 1, dtype=torch.float64)
-            times = torch.cat([times, extra])
+        times = torch.cat([upsample_times(traj.times, factor), extra])
         meta["interpolation_factor"] = factor
         if "fps" in traj.meta:
             meta["fps"] = float(traj.meta["fps"]) * factor

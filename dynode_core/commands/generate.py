@@ -48,7 +48,6 @@ def _grid(frames, columns: int):
 def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mode, columns,
              batch_size, device, out, overwrite):
     """Render NUM random samples as one PNG grid (plus a JSON of the settings)."""
-    import inspect
     import json
     import math
     import platform
@@ -79,7 +78,7 @@ def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mod
                                       device=device)
     z = torch.randn(num, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     labelled = {} if label is None else {"label": label}  # passed only when given
-    if labelled and "label" not in inspect.signature(generator.mapping).parameters:
+    if labelled and not generator.c_dim:
         raise InputError(f"generator '{generator_name}' is not class-conditional: drop --label")
     batches = []
     with torch.no_grad(), Progress(transient=True) as progress:

@@ -28,12 +28,53 @@ def tune(latents, clip, generator, checkpoint, tuner, options, crop, out, device
          overwrite):
     """Tune GENERATOR's synthesis weights so that the codes in LATENTS reproduce the
     frames of the clip they came from; writes only the changed tensors."""
-    from ..tuning import tune_on_clip
-
     stats = tune_on_clip(latents, clip, out, generator=generator, checkpoint=checkpoint,
                          tuner=tuner, options=parse_options(options, "--option"), crop=crop,
                          device=device, seed=seed, overwrite=overwrite)
     click.echo(f"wrote {out}: {stats['steps']} steps, last batch {stats['final_batch_psnr']} dB")
+
+
+def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: str = "pti",
+                 options: dict | None = None, crop: str = "center", device: str = "auto",
+                 seed: int = 0, overwrite: bool = False) -> dict:
+    """The command's work: the clip's frames (streamed once into a frame store, as the
+    generator sees them) tune the generator with the codes as pivots; the delta is
+    written to ``out``. Checkpoints in ``OUT.state/`` so a rerun resumes."""
+    import tempfile
+    from pathlib import Path
+
+    from ..device import resolve_device
+    from ..errors import InputError
+    from ..interfaces import require
+    from ..inversion.frames import FrameStore, to_generator_input
+    from ..io import check_new_output
+    from ..plugins import get_registry
+    from ..render import to_uint8
+    from ..trajectory import LatentTrajectory
+    from ..tuning import save_generator_delta, tune_generator
+    from ..video import read_video
+
+    out = check_new_output(Path(out), overwrite=overwrite)
+    traj = LatentTrajectory.load(latents)
+    device = resolve_device(device)
+    model = get_registry().create("generators", generator, checkpoint=checkpoint, device=device)
+    if (traj.num_layers, traj.dim) != (model.num_ws, model.latent_dim):
+        raise InputError(f"{latents} holds W+ codes of {traj.num_layers} x {traj.dim}, but "
+                         f"generator '{generator}' takes {model.num_ws} x {model.latent_dim}")
+    model.synthesis_parameters()
+    chosen = require(get_registry().create("tuners", tuner, seed=seed, device=device,
+                                           **(options or {})), "tuners", tuner)
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+        store = FrameStore(Path(tmp))
+        for batch in read_video(clip, 16):
+            store.append(to_uint8(to_generator_input(batch.frames, model.resolution, crop)))
+        if store.count != len(traj):
+            raise InputError(f"{clip} has {store.count} frames but {latents} holds "
+                             f"{len(traj)} codes")
+        stats, delta = tune_generator(chosen, model, traj.latents, store.tensors,
+                                      state_dir=out.with_name(out.stem + ".state"))
+    save_generator_delta(out, **delta)
+    return stats
 
 
 COMMANDS = [tune]

@@ -16,6 +16,10 @@ Conversion policy (the same as the bundled image readers'):
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -75,3 +79,56 @@ def to_generator_input(frames, resolution: int, crop: str = "center",
         x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False,
                           antialias=True)
     return x.clamp(-1.0, 1.0).contiguous()
+
+
+class FrameStore:
+    """Frames of one size appended to a file and read back by index range (uint8).
+
+    Plain file reads and writes: nothing is memory-mapped, so reading a range
+    costs only that range's memory. The file is removed by :meth:`close`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix=".frames.", suffix=".u8", dir=folder)
+        os.close(fd)
+        self.path = Path(name)
+        self.shape: tuple | None = None
+        self.count = 0
+
+    def append(self, frames: np.ndarray) -> None:
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if self.shape is None:
+            self.shape = tuple(frames.shape[1:])
+        elif tuple(frames.shape[1:]) != self.shape:
+            raise ValueError(f"frames of shape {frames.shape[1:]} do not match {self.shape}")
+        with open(self.path, "ab") as f:
+            f.write(frames.tobytes())
+        self.count += len(frames)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.count)
+        size = int(np.prod(self.shape))
+        with open(self.path, "rb") as f:
+            f.seek(start * size)
+            data = np.fromfile(f, dtype=np.uint8, count=(stop - start) * size)
+        return data.reshape(stop - start, *self.shape)
+
+    def pick(self, indices) -> np.ndarray:
+        """The frames at ``indices`` (any order), read through one open file."""
+        size = int(np.prod(self.shape))
+        out = np.empty((len(indices), *self.shape), np.uint8)
+        with open(self.path, "rb") as f:
+            for row, index in enumerate(indices):
+                f.seek(int(index) * size)
+                out[row] = np.fromfile(f, dtype=np.uint8, count=size).reshape(self.shape)
+        return out
+
+    def tensors(self, indices) -> "torch.Tensor":
+        """The frames at ``indices`` as (n, 3, H, W) float32 in [-1, 1]."""
+        import torch
+
+        picked = self.pick([int(i) for i in indices])
+        return torch.from_numpy(picked).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)

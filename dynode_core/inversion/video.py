@@ -192,7 +192,7 @@ def _resolve_inverter(inverter, generator, options: dict):
     """(inverter instance, generator name): a name or ``None`` is built with ``options``."""
     from ..interfaces import require
 
-    generator_name = options.get("generator_name") or getattr(generator, "name", None)
+    generator_name = options.get("generator_name") or generator.name
     if inverter is None or isinstance(inverter, str):
         from .select import build_inverter
 

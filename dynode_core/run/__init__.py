@@ -27,7 +27,7 @@ from ..trajectory import LatentTrajectory
 from ..device import resolve_device
 from .config import RunConfig
 
-__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline"]
+__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline", "run_stages"]
 
 #: What a run folder holds (edited_<name>.mp4 per edit; extrapolated.* when asked;
 #: a GIF preview of every video with ``gif``; tuned.safetensors with ``tune``; alignment/
@@ -60,87 +60,114 @@ def _same_settings(folder: Path, config: RunConfig) -> None:
                          "--overwrite to start over")
 
 
-def _prepare(config: RunConfig, resume: bool, overwrite: bool, progress):
-    """Everything checked and loaded before the first stage, then the locked run folder
-    and the run context. Nothing is created until every check has passed."""
+def _generator(config: RunConfig, device: str, components: dict):
+    """The run's generator: the one passed in (a worker's loaded model, shared
+    read-only), else built from the registry."""
     from ..interfaces import require
     from ..plugins import get_registry
+
+    generator = components.get("generator")
+    if generator is None:
+        generator = get_registry().create("generators", config.generator,
+                                          checkpoint=config.checkpoint, device=device,
+                                          **config.component_options.get("generator", {}))
+    return require(generator, "generators", config.generator)
+
+
+def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
+             components: dict):
+    """Everything checked and loaded before the first stage (the core's checks, then
+    every active stage's ``prepare``), then the locked run folder and the run context.
+    Nothing is created until every check has passed."""
     from ..video import probe_video
     from .checks import check_run
     from .context import RunContext
     from .folder import check_run_folder, prepare_run_folder
     from .source import check_input_frames, reader_options, source_name
 
+    settings = stages.settings(config.stage_options)
     device = resolve_device(config.device)
     check_run_folder(config.out, resume=resume, overwrite=overwrite)
     name = source_name(config)
     info = probe_video(name, **reader_options(config, name))  # bad input fails here
     check_input_frames(info.frames, name)
-    generator = get_registry().create("generators", config.generator,
-                                      checkpoint=config.checkpoint, device=device)
-    require(generator, "generators", config.generator)
+    generator = _generator(config, device, components)
     checked = check_run(config, generator, info, device)
-    folder, lock = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
+    ctx = RunContext(config=config, folder=Path(config.out), device=device,
+                     generator=generator, progress=progress, resume=resume, info=info,
+                     inverter=checked.inverter, settings=settings, edits=checked.edits)
+    for stage in stages:
+        if stage.prepare is not None and stage.is_active(settings):
+            stage.prepare(ctx)
+    ctx.folder, lock = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
     try:
         if resume:
-            _same_settings(folder, config)
-        atomic_write_text(folder / "config.toml", config.to_toml())
+            _same_settings(ctx.folder, config)
+        atomic_write_text(ctx.folder / "config.toml", config.to_toml(stages))
     except BaseException:
         lock.release()
         raise
-    ctx = RunContext(config=config, folder=folder, device=device, generator=generator,
-                     progress=progress, resume=resume, info=info, inverter=checked.inverter,
-                     aligner=checked.aligner,
-                     edits=checked.edits, tuner=checked.tuner)
     return ctx, lock
 
 
-def _metrics(ctx, started: float) -> dict:
+def _metrics(ctx, stages, started: float) -> dict:
+    """``metrics.json``: the core's numbers, then each active stage's own section."""
     from ..provenance import versions
-    from .runner import peak_rss_mb
+    from .runner import FIT, INTERPOLATE, INVERT, RENDER, peak_rss_mb
 
-    traj, dynamics = ctx.results["invert"], ctx.results["fit"]
+    traj, dynamics = ctx.results[INVERT], ctx.results[FIT]
     fit_stats = dict(dynamics.fit_stats or {})
-    return {"frames": len(traj), "interpolated_frames": len(ctx.results["interpolate"]
-                                                            ["interpolated"]),
-            "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
-            **ctx.results["render"].metrics, "fit": fit_stats, "fit_loss": fit_stats.get("loss"),
-            **({"tune": ctx.results["tune"]} if "tune" in ctx.results else {}),
-            "stages": ctx.stages, "total_seconds": round(time.perf_counter() - started, 3),
+    metrics = {"frames": len(traj), "interpolated_frames": len(ctx.results[INTERPOLATE]
+                                                               ["interpolated"]),
+               "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
+               **ctx.results[RENDER].metrics, "fit": fit_stats,
+               "fit_loss": fit_stats.get("loss")}
+    for stage in stages:
+        if stage.metrics is not None and stage.name in ctx.results:
+            section = stage.metrics(ctx)
+            if section is not None:
+                metrics[stage.name] = section
+    return {**metrics, "stages": ctx.stages,
+            "total_seconds": round(time.perf_counter() - started, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def run_stages(plugin_manager=None):
+    """The stages of a run: the default ones, extended by plugins' ``add_stages``."""
+    from ..plugins import call_hooks, get_plugin_manager
+    from .stages import default_stages
+
+    stages = default_stages()
+    call_hooks(plugin_manager or get_plugin_manager(), "add_stages", stages=stages)
+    return stages
 
 
 def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
                  progress: bool = True, console=None, plugin_manager=None,
-                 stages=None) -> RunResult:
+                 stages=None, components: dict | None = None) -> RunResult:
     """Run every stage for ``config``; returns the codes, the paths and the metrics.
 
     ``stages``: the :class:`~dynode_core.run.runner.Stages` to run (default: the
-    default stages, extended by plugins' ``add_stages`` hooks).
+    default stages, extended by plugins' ``add_stages`` hooks). ``components``: ready
+    objects the run uses instead of building them, today ``{"generator": model}`` (a
+    batch worker passes the generator it loaded once; the run never changes it: a
+    stage that tunes works on its own copy).
     """
     from ..progress import Progressor
     from .html import write_report
     from .runner import StageRunner
-    from .stages import default_stages
 
     started = time.perf_counter()
     runner = StageRunner(plugin_manager)
     if stages is None:
-        stages = default_stages()
-        if config.tune:
-            from .tune import tune_stage
-
-            stages.add(tune_stage(), after="invert")
-        from ..plugins import call_hooks
-
-        call_hooks(runner.pm, "add_stages", stages=stages)
+        stages = run_stages(runner.pm)
     bar = Progressor(enabled=progress, console=console)
-    ctx, lock = _prepare(config, resume, overwrite, bar)
+    ctx, lock = _prepare(config, stages, resume, overwrite, bar, dict(components or {}))
     torch.manual_seed(config.seed)
     try:
         with bar:
             runner.run_all(stages, ctx)
-        metrics = _metrics(ctx, started)
+        metrics = _metrics(ctx, stages, started)
         atomic_write_text(ctx.folder / "metrics.json", json.dumps(metrics, indent=2, default=str))
         write_report(ctx.folder)  # report.html, built from the folder's files
     finally:

@@ -1,5 +1,7 @@
 """Aligned crops in ``dynode run``: the ``align`` stage (per-frame crops, saved in
-``alignment/``), the crops the inverter reads, and the checks made before any work.
+``alignment/``), its settings (``align``, ``face_index``, ``paste_back``), the check made
+before any work, and the crops the inverter reads. Paste-back (:mod:`.paste`) reads the
+decision this stage's check records as ``ctx["paste_back"]``.
 
 ``--align center`` (the default) and ``none`` give exactly the inverter's own crop
 modes, so such a run is the run before aligners existed, byte for byte. ``--align
@@ -12,39 +14,47 @@ look-ahead buffer of decoded frames would not.
 from __future__ import annotations
 
 from ..errors import InputError
+from .runner import ALIGN, READ, Option, Stage, result_of
 
-#: aligners whose crops equal an inverter crop mode (no OpenCV needed without paste-back)
-CROP_MODES = {"center", "none"}
+OPTIONS = (
+    Option("align", str, default="center",
+           help="Crop of each frame: center (follows --crop), face, box:X,Y,W,H, none "
+                "[center]."),
+    Option("face_index", int, minimum=0,
+           help="--align face: which face to track, 0 = the largest [0]."),
+    Option("paste_back", bool,
+           help="Paste the rendered crops back into the input's frames [on for face, box]."),
+)
 
 
-def aligner_spec(config) -> str:
-    """The aligner a config names: ``center`` follows ``--crop`` (``none`` stays ``none``)."""
-    if config.align == "center" and config.crop == "none":
+def aligner_spec(config, settings) -> str:
+    """The aligner the settings name: ``center`` follows ``--crop`` (``none`` stays)."""
+    if settings["align"] == "center" and config.crop == "none":
         return "none"
-    return config.align
+    return settings["align"]
 
 
-def check_align(config, info, resolution: int):
+def prepare_align(ctx) -> None:
     """The aligner, built and checked before any work: a bad name or option, a box
-    outside the frame, a missing extra (dlib, OpenCV) fail here in one line."""
-    from ..alignment import build_aligner, parse_align
+    outside the frame, a missing extra (dlib, OpenCV) fail here in one line. Keeps
+    ``ctx["aligner"]`` and ``ctx["paste_back"]`` (whether outputs are pasted back)."""
+    from ..alignment import build_aligner
     from ..alignment.warp import require_cv2
 
-    aligner = build_aligner(aligner_spec(config), face_index=config.face_index)
-    name = parse_align(aligner_spec(config))[0]
+    settings, info = ctx.settings, ctx.info
+    spec = aligner_spec(ctx.config, settings)
+    aligner = build_aligner(spec, face_index=settings["face_index"] or 0)
+    if settings["face_index"] is not None and not aligner.takes_face_index:
+        raise InputError(f"--face-index applies to aligners that track faces (face), "
+                         f"not --align {settings['align']}")
     if not aligner.reads_frames:  # fixed crops: check them against the frame now
         aligner.align(None, width=int(info.width), height=int(info.height), count=1,
-                      size=int(resolution))
-    if pastes(config, aligner) or name not in CROP_MODES:
+                      size=int(ctx.generator.resolution))
+    paste_back = settings["paste_back"]
+    ctx["paste_back"] = bool(aligner.pastes if paste_back is None else paste_back)
+    if ctx["paste_back"] or aligner.crop_mode is None:
         require_cv2()
-    if config.face_index and name != "face":
-        raise InputError(f"--face-index applies to --align face, not --align {config.align}")
-    return aligner
-
-
-def pastes(config, aligner) -> bool:
-    """``--paste-back`` as given, else the aligner's default (on for face and box)."""
-    return bool(aligner.pastes if config.paste_back is None else config.paste_back)
+    ctx["aligner"] = aligner
 
 
 def align(ctx, source):
@@ -66,16 +76,22 @@ def save_alignment(ctx, alignment) -> None:
     alignment.save(ctx.folder / "alignment")
 
 
+def align_stage() -> Stage:
+    return Stage(ALIGN, align, take=result_of(READ), save=save_alignment,
+                 description="one crop per frame (--align), saved in alignment/",
+                 options=OPTIONS, prepare=prepare_align)
+
+
 def crop_mode(ctx) -> str:
     """The inverter's crop mode: the aligner's own, or ``none`` for warped crops (which
     are square at the generator's resolution already)."""
-    return ctx.results["align"].crop_mode or "none"
+    return ctx.results[ALIGN].crop_mode or "none"
 
 
 def aligned_batches(ctx, source):
     """The input's batches as the inverter reads them: unchanged for crop modes, else
     each frame warped to its aligned crop (also kept as ``aligned/input.mp4``)."""
-    alignment = ctx.results["align"]
+    alignment = ctx.results[ALIGN]
     if alignment.crop_mode is not None:
         yield from source.batches()
         return

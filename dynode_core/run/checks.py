@@ -28,8 +28,6 @@ class Checked:
 
     inverter: object
     edits: dict = field(default_factory=dict)
-    aligner: object = None
-    tuner: object = None
 
 
 def _edits(config, generator) -> dict:
@@ -43,25 +41,14 @@ def _edits(config, generator) -> dict:
     return edits
 
 
-def _dynamics(config, device: str) -> None:
-    from ..interfaces import require
-    from ..plugins import get_registry
-
-    model = get_registry().create("dynamics", config.dynamics, seed=config.seed, device=device)
-    require(model, "dynamics", config.dynamics)
-    if config.propagate == "cde" and not model.controlled:
-        raise InputError(f"--propagate cde needs controlled dynamics (the 'cde' model), but "
-                         f"--dynamics {config.dynamics} is not: use --dynamics cde, or "
-                         "--propagate dynamics or offset")
-
-
 def _inverter(config, device: str):
     from ..interfaces import require
     from ..inversion import build_inverter
 
     inverter = build_inverter(config.inverter, generator_name=config.generator,
                               encoder=config.encoder, steps=config.inversion_steps,
-                              seed=config.seed, device=device)
+                              seed=config.seed, device=device,
+                              **config.component_options.get("inverter", {}))
     return require(inverter, "inverters", config.inverter or "default")
 
 
@@ -99,10 +86,16 @@ def _size(n: float) -> str:
 
 def check_run(config, generator, info, device: str) -> Checked:
     """Check every option against the loaded generator and the probed input; returns
-    what the stages reuse. Raises one-line errors; creates nothing."""
+    what the stages reuse (each stage's own settings are checked by its ``prepare``).
+    Raises one-line errors; creates nothing."""
+    import numpy as np
+
+    from ..edits import extrapolation_times
+
     frames = info.frames if not config.max_frames else min(info.frames, config.max_frames)
     fps = float(info.fps) if info.fps else 25.0
-    extrapolated = round(config.extrapolate * fps * config.interpolate)
+    extrapolated = len(extrapolation_times(np.arange(frames) / fps, config.interpolate,
+                                           config.extrapolate))
     for option, count in (("--interpolate", config.interpolate * (frames - 1) + 1),
                           ("--extrapolate", extrapolated)):
         if count:
@@ -110,14 +103,4 @@ def check_run(config, generator, info, device: str) -> Checked:
                               resolution=generator.resolution, folder=config.out,
                               limit=config.max_output_frames, what=f"{option}'s video")
     edits = _edits(config, generator)
-    from .align import check_align
-
-    aligner = check_align(config, info, generator.resolution)
-    _dynamics(config, device)
-    tuner = None
-    if config.tune:
-        from .tune import build_tuner
-
-        tuner = build_tuner(config, generator, device)
-    return Checked(inverter=_inverter(config, device), edits=edits,
-                   aligner=aligner, tuner=tuner)
+    return Checked(inverter=_inverter(config, device), edits=edits)

@@ -18,12 +18,25 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_FORMAT = "dynode.run/1"
+CONFIG_FORMAT = "dynode.run/2"
+#: Earlier format: stage settings were keys of ``[run]`` (read, never written).
+LEGACY_FORMATS = ("dynode.run/1",)
+#: Components whose factories take options from ``-o KIND.KEY=VALUE`` / ``[options.KIND]``.
+OPTION_KINDS = ("generator", "inverter", "dynamics", "tuner")
 
 
-@dataclass
+@dataclass(init=False)
 class RunConfig:
-    """Everything that determines a run; ``config.toml`` in a run folder reproduces it."""
+    """Everything that determines a run; ``config.toml`` in a run folder reproduces it.
+
+    The fields below are the core's settings. A stage's own settings (``tune``,
+    ``align``, a plugin stage's option ...) are declared by the stage and kept in
+    ``stage_options``; they may be given as keywords too: ``RunConfig(tune="pti")``
+    is ``RunConfig(stage_options={"tune": "pti"})``. ``component_options`` holds
+    options for the components' factories: ``{"dynamics": {"iterations": 100}}``.
+    Stage settings and component options are checked when the run starts, against the
+    stages and components it has (before any work).
+    """
 
     input: str | None = None  # a video, GIF or frame folder; None renders a world clip
     generator: str = "shapes64"
@@ -37,9 +50,6 @@ class RunConfig:
     edits: list[str] = field(default_factory=list)
     propagate: str = "dynamics"
     crop: str = "center"
-    align: str = "center"  # aligner NAME[:OPTION]: face, center (follows crop), box:X,Y,W,H, none
-    face_index: int = 0  # --align face: which face to track (0 = the largest)
-    paste_back: bool | None = None  # None: on when the aligner crops a part (face, box)
     audio: bool = True  # the input's audio in every full-length output
     max_frames: int | None = None  # read at most this many frames of the input
     demo_motion: str = "circle"  # world clip rendered when input is None
@@ -50,9 +60,24 @@ class RunConfig:
     batch_size: int = 16
     gif: bool = False  # a bounded GIF preview beside every video
     max_output_frames: int | None = None  # None: 100,000 frames per output video
-    tune: str | None = None  # a registered tuner (pti): the generator tuned on the clip
-    tune_steps: int | None = None  # the tuner's steps (None: its default)
     out: str = "dynode-run"
+    stage_options: dict = field(default_factory=dict)  # setting -> value, declared by stages
+    component_options: dict = field(default_factory=dict)  # kind -> {option: value}
+
+    def __init__(self, **settings) -> None:
+        for f in fields(self):
+            if f.name in settings:
+                value = settings.pop(f.name)
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            setattr(self, f.name, value)
+        if not isinstance(self.stage_options, dict):
+            raise InputError(f"stage_options must be a table, got {self.stage_options!r}")
+        self.stage_options = {**self.stage_options, **{k: v for k, v in settings.items()
+                                                       if v is not None}}
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         check_types({f.name: getattr(self, f.name) for f in fields(self)})
@@ -63,13 +88,24 @@ class RunConfig:
         if self.crop not in ("center", "none"):
             raise InputError(f"--crop must be 'center' or 'none', got {self.crop!r}")
         self.edits = list(self.edits)
+        self.component_options = check_component_options(self.component_options)
 
     # ---------------------------------------------------------------- TOML
-    def to_toml(self) -> str:
+    def to_toml(self, stages=None) -> str:
+        """``config.toml``: the core settings in ``[run]``, each stage's settings in its
+        ``[stages.NAME]`` table (grouped by ``stages``, the run's :class:`Stages`; one
+        ``[stages]`` table without them) and component options in ``[options.KIND]``."""
         import tomli_w
 
-        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-        return tomli_w.dumps({"format": CONFIG_FORMAT, "run": data})
+        core = {k: v for k, v in dataclasses.asdict(self).items()
+                if v is not None and k not in ("stage_options", "component_options")}
+        doc = {"format": CONFIG_FORMAT, "run": core}
+        given = {k: v for k, v in self.stage_options.items() if v is not None}
+        if given:
+            doc["stages"] = stages.owners(given) if stages is not None else given
+        if self.component_options:
+            doc["options"] = self.component_options
+        return tomli_w.dumps(doc)
 
     @classmethod
     def from_toml(cls, path, **overrides) -> "RunConfig":
@@ -81,16 +117,66 @@ class RunConfig:
             raise InputError(f"no such config file: {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path} is not valid TOML: {exc}") from None
-        if doc.get("format") != CONFIG_FORMAT:
-            raise InputError(f"{path}: format {doc.get('format')!r} is not {CONFIG_FORMAT!r}")
+        fmt = doc.get("format")
+        if fmt != CONFIG_FORMAT and fmt not in LEGACY_FORMATS:
+            raise InputError(f"{path}: format {fmt!r} is not {CONFIG_FORMAT!r}")
+        extra = sorted(set(doc) - {"format", "run", "stages", "options"})
+        if extra:
+            raise InputError(f"{path}: unknown tables {', '.join(extra)}; a run config has "
+                             "[run], [stages.NAME] and [options.KIND]")
         data = dict(doc.get("run", {}))
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        core = {f.name for f in fields(cls)} - {"stage_options", "component_options"}
+        staged = flat_stage_settings(doc.get("stages", {}), path)
+        if fmt in LEGACY_FORMATS:  # stage settings were [run] keys
+            staged.update({k: data.pop(k) for k in sorted(set(data) - core)})
+        unknown = sorted(set(data) - core)
         if unknown:
             raise InputError(f"{path}: unknown settings {', '.join(unknown)}")
         check_types(data, where=f"{path}: ")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**data)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        staged.update({k: given.pop(k) for k in list(given) if k not in core
+                       and k != "component_options"})
+        options = {**check_component_options(doc.get("options", {}), f"{path}: "),
+                   **given.pop("component_options", {})}
+        data.update(given)
+        return cls(**data, stage_options=staged, component_options=options)
+
+
+def flat_stage_settings(tables, where="") -> dict:
+    """``[stages.NAME]`` tables (or flat keys) as one setting -> value dict."""
+    if not isinstance(tables, dict):
+        raise InputError(f"{where}: [stages] must hold tables of settings")
+    flat = {}
+    for key, value in tables.items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
+
+
+def check_component_options(options, where: str = "") -> dict:
+    """``{kind: {option: value}}`` for the kinds in :data:`OPTION_KINDS`, or one line."""
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise InputError(f"{where}component options must be tables per kind "
+                         f"({', '.join(OPTION_KINDS)}), got {options!r}")
+    unknown = sorted(set(options) - set(OPTION_KINDS))
+    if unknown:
+        raise InputError(f"{where}options for unknown component kind {', '.join(unknown)}; "
+                         f"valid kinds: {', '.join(OPTION_KINDS)}")
+    return {kind: dict(values) for kind, values in options.items() if values}
+
+
+def parse_component_options(items) -> dict:
+    """``KIND.KEY=VALUE`` strings (``-o dynamics.iterations=100``) as component options;
+    values that parse as JSON are converted."""
+    from ..params import parse_options
+
+    grouped: dict = {}
+    for item in items:
+        kind, dot, rest = item.partition(".")
+        if not dot or kind not in OPTION_KINDS:
+            raise InputError(f"-o {item}: give KIND.KEY=VALUE with KIND one of "
+                             f"{', '.join(OPTION_KINDS)}")
+        grouped.setdefault(kind, {}).update(parse_options([rest], param_hint="-o"))
+    return grouped
 
 
 # ------------------------------------------------------------------ setting types

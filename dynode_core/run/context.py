@@ -16,9 +16,15 @@ class RunContext(MutableMapping):
     ``ctx.folder``, ``ctx.device``, ``ctx.generator``, ``ctx.progress``,
     ``ctx.resume``, ``ctx.info``, ``ctx.targets``: the input's frames as the
     generator sees them, for the reconstruction metric; ``ctx.inverter`` and
-    ``ctx.edits``, built and resolved by the checks before the first stage), and every stage's result (after the
-    ``after_stage`` hooks) is kept in ``ctx.results[stage]``; ``ctx.stages``
-    holds the time and peak memory of each stage.
+    ``ctx.edits``, built and resolved by the checks before the first stage;
+    ``ctx.settings``: every stage's declared settings, given or default), and every
+    stage's result (after the ``after_stage`` hooks) is kept in ``ctx.results[stage]``;
+    ``ctx.stages`` holds the time and peak memory of each stage. What a stage's
+    ``prepare`` builds for it is stored under its own key (``ctx["tuner"]``).
+
+    ``ctx.generator`` is the run's generator; a worker that runs many videos may hand
+    the same loaded one to each run, so a stage that changes its weights replaces it by
+    its own copy first (the ``tune`` stage does).
 
     It is also the ``context`` that the pipeline hooks receive: a mutable
     mapping whose keys are the fields above plus any key a plugin stores
@@ -34,8 +40,7 @@ class RunContext(MutableMapping):
     info: Any = None
     targets: Any = None
     inverter: Any = None
-    aligner: Any = None
-    tuner: Any = None
+    settings: dict[str, Any] = field(default_factory=dict)
     edits: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, dict] = field(default_factory=dict)

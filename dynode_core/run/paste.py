@@ -103,10 +103,9 @@ def write_output(ctx, name: str, output, frames) -> None:
     """Write one rendered output: pasted back when the run pastes, else the crops as
     they are; then the input's audio, when it has some and the output is full length."""
     from ..video import write_video
-    from .align import pastes
     from .audio import add_audio
 
-    if pastes(ctx.config, ctx.aligner):
+    if ctx["paste_back"]:
         write_pasted(ctx, name, output, frames)
     else:
         write_video(ctx.folder / f"{name}.mp4", frames, fps=output.fps)

@@ -7,6 +7,13 @@ with that input, runs the stage, applies every ``after_stage`` replacement in
 call order, keeps the final result in ``ctx.results`` and records wall time and
 peak memory. A later feature (or a plugin, through the ``add_stages`` hook)
 adds a step with :meth:`Stages.add`, without touching the others.
+
+A stage owns its settings: the :class:`Option` objects it declares become ``dynode
+run`` flags, keys of its ``[stages.NAME]`` table in ``config.toml`` and batch manifest
+columns; ``active(settings)`` says whether a run includes it, ``prepare(ctx)`` checks
+and builds what it needs before the run folder exists, and ``metrics(ctx)`` adds its
+section to ``metrics.json`` (the pytest ``pytest_addoption`` pattern: the option, the
+check and the behaviour next to each other).
 """
 
 from __future__ import annotations
@@ -26,6 +33,67 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+#: The default stages' names, in run order (``tune`` only with ``--tune``). Later
+#: stages and plugins read earlier results as ``ctx.results[INVERT]`` and so on.
+READ, ALIGN, INVERT, TUNE, FIT = "read", "align", "invert", "tune", "fit"
+INTERPOLATE, EDIT, RENDER, WRITE = "interpolate", "edit", "render", "write"
+DEFAULT_STAGE_NAMES = (READ, ALIGN, INVERT, TUNE, FIT, INTERPOLATE, EDIT, RENDER, WRITE)
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting a stage takes from the user.
+
+    ``name`` is the setting's key (unique in a run: ``tune_steps``); it is the
+    ``dynode run`` flag with ``-`` for ``_`` (``--tune-steps``; a ``bool`` gets
+    ``--NAME/--no-NAME``), the key in the stage's ``[stages.STAGE]`` table of
+    ``config.toml`` and a batch manifest column. ``kind`` is ``bool``, ``int``,
+    ``float`` or ``str``; ``default`` applies when the user gives nothing (``None``:
+    unset). Numbers must be finite and within ``minimum``/``maximum``; a string
+    within ``choices`` when those are given.
+    """
+
+    name: str
+    kind: type = str
+    default: Any = None
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: Any, where: str = "") -> Any:
+        """``value`` converted to ``kind`` (an int for a float), or a one-line
+        :class:`InputError` naming the setting, the value and what is valid."""
+        import math
+
+        if value is None:
+            return None
+        kind = self.kind
+        fits = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, fits = float(value), True
+        if not fits:
+            raise InputError(f"{where}setting {self.name} must be {_KINDS.get(kind, kind)}, "
+                             f"got {value!r}")
+        if kind in (int, float):
+            low = -math.inf if self.minimum is None else self.minimum
+            high = math.inf if self.maximum is None else self.maximum
+            if not math.isfinite(value) or not low <= value <= high:
+                valid = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
+                raise InputError(f"{where}setting {self.name} must be a finite number "
+                                 f"{valid}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise InputError(f"{where}setting {self.name} must be one of "
+                             f"{', '.join(self.choices)}, got {value!r}")
+        return value
+
+
 @dataclass(frozen=True)
 class Stage:
     """One named step: ``run(ctx, data) -> result`` where ``data = take(ctx)``.
@@ -34,6 +102,13 @@ class Stage:
     ``ctx.results["<earlier stage>"]``; hooks see exactly that value. ``save(ctx,
     result)``, when given, writes the final result (after the hooks' replacements)
     to the run folder.
+
+    What the stage owns besides: ``options`` (its :class:`Option` settings, read in the
+    run as ``ctx.settings[name]``); ``active(settings) -> bool`` (whether this run
+    includes the stage; default: always); ``prepare(ctx)`` (the pre-flight check,
+    called for every active stage before the run folder exists: it raises a one-line
+    :class:`InputError` or stores what the stage will need in ``ctx``); ``metrics(ctx)
+    -> dict | None`` (the stage's section of ``metrics.json``, under its name).
     """
 
     name: str
@@ -41,6 +116,13 @@ class Stage:
     take: Callable[[Any], Any] = lambda ctx: None
     save: Callable[[Any, Any], None] | None = None
     description: str = ""
+    options: tuple[Option, ...] = ()
+    active: Callable[[dict], bool] | None = None
+    prepare: Callable[[Any], None] | None = None
+    metrics: Callable[[Any], dict | None] | None = None
+
+    def is_active(self, settings: dict) -> bool:
+        return True if self.active is None else bool(self.active(settings))
 
 
 def result_of(stage: str) -> Callable[[Any], Any]:
@@ -84,6 +166,39 @@ class Stages:
 
     def __iter__(self) -> Iterator[Stage]:
         return iter(list(self._stages))
+
+    def get(self, name: str) -> Stage:
+        return self._stages[self._index(name)]
+
+    def options(self) -> dict[str, tuple[str, Option]]:
+        """Every declared option by name, with the stage that owns it; a name declared
+        twice is an error naming both stages."""
+        found: dict[str, tuple[str, Option]] = {}
+        for stage in self._stages:
+            for option in stage.options:
+                if option.name in found:
+                    raise InputError(f"setting {option.name!r} is declared by stages "
+                                     f"{found[option.name][0]!r} and {stage.name!r}")
+                found[option.name] = (stage.name, option)
+        return found
+
+    def settings(self, given: dict, where: str = "") -> dict:
+        """Every declared option's value: the one ``given`` (checked) or its default.
+        A key no stage declares is a one-line error listing the valid ones."""
+        options = self.options()
+        unknown = sorted(set(given) - set(options))
+        if unknown:
+            raise InputError(f"{where}unknown stage settings {', '.join(unknown)}; the run's "
+                             f"stages take: {', '.join(sorted(options)) or '(none)'}")
+        return {name: option.check(given[name], where) if name in given else option.default
+                for name, (_, option) in options.items()}
+
+    def owners(self, values: dict) -> dict[str, dict]:
+        """``values`` (setting -> value) grouped by the stage that owns each setting."""
+        options, grouped = self.options(), {}
+        for name, value in values.items():
+            grouped.setdefault(options[name][0], {})[name] = value
+        return grouped
 
     def __len__(self) -> int:
         return len(self._stages)
@@ -132,5 +247,7 @@ class StageRunner:
         return result
 
     def run_all(self, stages: Stages, ctx) -> None:
+        """Run every stage that is active for the run's settings, in order."""
         for stage in stages:
-            self.run(stage, ctx)
+            if stage.is_active(ctx.settings):
+                self.run(stage, ctx)

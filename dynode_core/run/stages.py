@@ -9,6 +9,8 @@ stage          input (``data``)                    result
 read           the input's ``VideoInfo`` (probe)   :class:`Source` (one-shot stream)
 align          :class:`Source`                     :class:`~dynode_core.Alignment` (crops)
 invert         :class:`Source`                     :class:`LatentTrajectory` (observed)
+tune           :class:`LatentTrajectory`           the tuner's statistics (``--tune``
+                                                   only; the run's generator is tuned)
 fit            :class:`LatentTrajectory`           fitted :class:`Dynamics`
 interpolate    fitted :class:`Dynamics`            ``{"interpolated": traj, ...}``
 edit           fitted :class:`Dynamics`            ``{edit name: codes (T, L, D)}``
@@ -21,14 +23,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..trajectory import LatentTrajectory
-from .align import align, aligned_batches, crop_mode, save_alignment
+from .align import align_stage, aligned_batches, crop_mode
 from .outputs import render, render_plan, write
-from .runner import Stage, Stages, result_of
-from .source import FrameStore, Source, check_input_frames, reader_options, source_name
+from .runner import (EDIT, FIT, INTERPOLATE, INVERT, READ, RENDER, WRITE, Stage, Stages,
+                     result_of)
+from .tune import tune_stage
+from ..inversion.frames import FrameStore
+from .source import Source, check_input_frames, reader_options, source_name
 
 
 def read(ctx, info) -> Source:
@@ -62,19 +66,34 @@ def save_trajectory(ctx, traj: LatentTrajectory) -> None:
     traj.save(ctx.folder / "latents.safetensors")
 
 
+def prepare_fit(ctx) -> None:
+    """The dynamics model, built before any work (a bad name or option fails here) and
+    kept as ``ctx["dynamics"]``; ``--propagate cde`` needs a controlled model."""
+    from ..errors import InputError
+    from ..interfaces import require
+    from ..plugins import get_registry
+
+    config = ctx.config
+    model = get_registry().create("dynamics", config.dynamics, seed=config.seed,
+                                  device=ctx.device,
+                                  **config.component_options.get("dynamics", {}))
+    ctx["dynamics"] = require(model, "dynamics", config.dynamics)
+    if config.propagate == "cde" and not model.controlled:
+        raise InputError(f"--propagate cde needs controlled dynamics (the 'cde' model), but "
+                         f"--dynamics {config.dynamics} is not: use --dynamics cde, or "
+                         "--propagate dynamics or offset")
+
+
 def fit(ctx, traj: LatentTrajectory):
     """The configured dynamics, fitted to the observed codes (on ``--resume``, the ones a
     finished fit saved are loaded instead)."""
     from ..dynamics_io import META_FILE, load_dynamics
     from ..interfaces import require
-    from ..plugins import get_registry
 
     config, saved = ctx.config, ctx.folder / "dynamics"
     if ctx.resume and (saved / META_FILE).is_file():
         return require(load_dynamics(saved, device=ctx.device), "dynamics", config.dynamics)
-    model = get_registry().create("dynamics", config.dynamics, seed=config.seed,
-                                  device=ctx.device)
-    require(model, "dynamics", config.dynamics)
+    model = ctx["dynamics"]
     model.fit(traj, progress=ctx.progress.task(f"fit {config.dynamics}"))
     return model
 
@@ -87,17 +106,15 @@ def save_dynamics(ctx, model) -> None:
 
 def interpolate(ctx, dynamics) -> dict[str, LatentTrajectory]:
     """The fitted path at ``interpolate`` times the frame rate (and past the end)."""
-    from ..edits import upsample_times
+    from ..edits import extrapolation_times, upsample_times
 
-    config, traj = ctx.config, ctx.results["invert"]
+    config, traj = ctx.config, ctx.results[INVERT]
     times = upsample_times(traj.times, config.interpolate)
     codes = torch.as_tensor(dynamics.predict(times)).detach().cpu().float()
     fps = traj.meta["fps"] * config.interpolate
     paths = {"interpolated": traj.with_latents(codes, times, fps=fps)}
-    if config.extrapolate > 0:
-        step = float(np.median(np.diff(traj.times.numpy()))) / config.interpolate
-        count = max(1, int(round(config.extrapolate / step)))
-        ex_times = traj.times[-1] + step * torch.arange(1, count + 1, dtype=torch.float64)
+    ex_times = extrapolation_times(traj.times, config.interpolate, config.extrapolate)
+    if len(ex_times):
         ex_codes = torch.as_tensor(dynamics.predict(ex_times)).detach().cpu().float()
         paths["extrapolated"] = traj.with_latents(ex_codes, ex_times, fps=fps)
     return paths
@@ -113,31 +130,30 @@ def edit(ctx, dynamics) -> dict[str, torch.Tensor]:
     observed time."""
     from ..edits import propagate_edit
 
-    traj = ctx.results["invert"]
+    traj = ctx.results[INVERT]
     return {name: propagate_edit(dynamics, traj, resolved, ctx.generator,
                                  strategy=ctx.config.propagate)
             for name, resolved in ctx.edits.items()}
 
 
 def default_stages() -> Stages:
-    """read -> align -> invert -> fit -> interpolate -> edit -> render -> write."""
-    stages = Stages([
-        Stage("read", read, take=lambda ctx: ctx.info,
+    """read -> align -> invert -> tune -> fit -> interpolate -> edit -> render -> write
+    (``tune`` runs only with ``--tune``)."""
+    return Stages([
+        Stage(READ, read, take=lambda ctx: ctx.info,
               description="stream the input once, copying it to input.mp4"),
-        Stage("invert", invert, take=result_of("read"), save=save_trajectory,
+        align_stage(),
+        Stage(INVERT, invert, take=result_of(READ), save=save_trajectory,
               description="every frame to W+ codes"),
-        Stage("fit", fit, take=result_of("invert"), save=save_dynamics,
+        tune_stage(),
+        Stage(FIT, fit, take=result_of(INVERT), save=save_dynamics, prepare=prepare_fit,
               description="continuous-time dynamics fitted to the codes"),
-        Stage("interpolate", interpolate, take=result_of("fit"),
+        Stage(INTERPOLATE, interpolate, take=result_of(FIT),
               description="the path at N times the frame rate"),
-        Stage("edit", edit, take=result_of("fit"),
+        Stage(EDIT, edit, take=result_of(FIT),
               description="frame-0 edits carried along the dynamics"),
-        Stage("render", render, take=render_plan,
+        Stage(RENDER, render, take=render_plan,
               description="codes to videos; reconstruction PSNR/SSIM"),
-        Stage("write", write, take=result_of("render"),
+        Stage(WRITE, write, take=result_of(RENDER),
               description="contact sheet, codes, trajectory plot"),
     ])
-    stages.add(Stage("align", align, take=result_of("read"), save=save_alignment,
-                     description="one crop per frame (--align), saved in alignment/"),
-               after="read")
-    return stages

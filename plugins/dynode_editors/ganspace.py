@@ -92,7 +92,7 @@ class GanSpaceEditor(Editor):
         if self.path is not None:
             found = load_components(self.path)
         else:
-            require(generator, "mapping", editor="ganspace")
+            require(generator, editor="ganspace")
             found = fit_components(sample_w(generator, self.samples, self.seed), self.num_components)
             if self.save is not None:
                 save_components(found, self.save)

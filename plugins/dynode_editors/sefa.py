@@ -67,9 +67,12 @@ class SefaEditor(Editor):
 
     def factorize(self, generator) -> tuple[torch.Tensor, torch.Tensor, list[int] | None]:
         """Eigenvalues, eigenvectors (rows) and chosen W+ layers for ``generator``."""
-        require(generator, "modulation_weights", "styles", editor="sefa")
+        require(generator, editor="sefa")
         layers = parse_layers(self.layers, generator.num_ws)
-        weights = generator.modulation_weights()
+        try:
+            weights = generator.modulation_weights()
+        except NotImplementedError as exc:
+            raise InputError(f"editor 'sefa' cannot factorize this generator: {exc}") from None
         names = generator.style_layer_names or [""] * len(weights)
         owners = style_layer_ws(generator)
         chosen = [w for w, name, j in zip(weights, names, owners)

@@ -173,7 +173,7 @@ class SupervisedEditor(Editor):
         """The direction fitted from ``labels`` for ``generator`` (cached)."""
         key = id(generator)
         if key not in self._cache:
-            require(generator, "mapping", editor="supervised")
+            require(generator, editor="supervised")
             w, labels = self._codes_and_labels(generator)
             normal, model = fit_boundary(w, labels, self.model)
             layers = parse_layers(self.layers, generator.num_ws)

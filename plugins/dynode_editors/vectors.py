@@ -69,12 +69,12 @@ def layer_label(layers: list[int] | None) -> str:
     return "all layers" if layers is None else f"layers {','.join(map(str, layers))}"
 
 
-def require(generator, *attributes: str, editor: str):
-    """Refuse a missing generator (or one without ``attributes``) with a clear message."""
-    missing = [a for a in attributes if not hasattr(generator, a)]
-    if generator is None or missing:
-        what = "a generator" if generator is None else f"a generator with {', '.join(missing)}"
-        raise InputError(f"editor '{editor}' needs {what}: pass --generator NAME "
+def require(generator, editor: str):
+    """Refuse a missing generator with a clear message (what a generator offers is
+    declared on :class:`dynode_core.Generator`; an optional method it lacks raises
+    ``NotImplementedError`` naming itself)."""
+    if generator is None:
+        raise InputError(f"editor '{editor}' needs a generator: pass --generator NAME "
                          "[--checkpoint PATH]")
     return generator
 

@@ -88,6 +88,7 @@ class FaceAligner(Aligner):
     """FFHQ-aligned crops of one tracked face (``face_index``: 0 = the largest)."""
 
     reads_frames = True
+    takes_face_index = True
 
     def __init__(self, option=None, face_index: int = 0, smooth_center: float = 1.0,
                  smooth_axes: float = 3.0, **_settings) -> None:

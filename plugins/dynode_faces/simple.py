@@ -28,6 +28,7 @@ class CenterAligner(Aligner):
     """The largest centred square (the inverter's ``center`` crop, pixel for pixel)."""
 
     pastes = False
+    crop_mode = "center"
 
     def __init__(self, option=None, **_settings) -> None:
         _no_option("center", option)
@@ -43,6 +44,7 @@ class WholeAligner(Aligner):
     """The whole frame resized to a square (the inverter's ``none`` crop)."""
 
     pastes = False
+    crop_mode = "none"
 
     def __init__(self, option=None, **_settings) -> None:
         _no_option("none", option)

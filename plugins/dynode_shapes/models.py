@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from dynode_core import DynodeError
@@ -40,11 +39,9 @@ def load_shapes64(checkpoint=None, device="cpu"):
         raise DynodeError("generator 'shapes64' is a StyleGAN2 and needs the bundled "
                           "'dynode_stylegan2' plugin, which is blocked or failed to load")
     weights = GENERATOR_WEIGHTS if checkpoint is None else checkpoint
-    model = registry.create("generators", "stylegan2", checkpoint=str(weights), device=device)
-    if checkpoint is None:
-        model.named_directions = partial(_bundled_directions, model)
-    model.name = NAME
-    return model
+    return registry.create("generators", "stylegan2", checkpoint=str(weights), device=device,
+                           model_name=NAME, directions=_bundled_directions if checkpoint is None
+                           else None)
 
 
 def _bundled_directions(model) -> dict:

@@ -20,15 +20,19 @@ Training code builds the networks directly:
 from dynode_core import InputError, hookimpl
 
 
-def load_stylegan2(checkpoint=None, device="cpu", network="G_ema"):
+def load_stylegan2(checkpoint=None, device="cpu", network="G_ema", model_name=None,
+                   directions=None):
     """Generator factory: a StyleGAN2 loaded from ``checkpoint`` (required); ``network``
-    picks ``G_ema`` (default) or ``G`` of an NVIDIA network pickle."""
+    picks ``G_ema`` (default) or ``G`` of an NVIDIA network pickle. A plugin that ships
+    a model on this class (``shapes64``) gives its ``model_name`` and its ``directions``
+    (``directions(model) -> {name: Direction}``, what ``named_directions()`` returns)."""
     if checkpoint is None:
         raise InputError("--checkpoint is required for generator 'stylegan2' (a rosinality "
                          ".pt checkpoint, an NVIDIA network .pkl or a dynode .safetensors export)")
     from .loader import load_generator
 
-    return load_generator(checkpoint, device=device, network=network)
+    model = load_generator(checkpoint, device=device, network=network)
+    return model.declare(name=model_name, directions=directions)
 
 
 @hookimpl

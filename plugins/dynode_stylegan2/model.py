@@ -203,6 +203,7 @@ class StyleGAN2Generator(Generator):
         embed_dim = (embed_dim or style_dim) if c_dim else 0
         self.resolution, self.latent_dim, self.num_ws = size, style_dim, 2 * len(res)
         self.c_dim = c_dim
+        self._directions = None
         self.config = {"size": size, "style_dim": style_dim, "n_mlp": n_mlp,
                        "channels": {str(k): v for k, v in ch.items()}, "lr_mlp": lr_mlp,
                        "conv_clamp": conv_clamp, "c_dim": c_dim, "embed_dim": embed_dim}
@@ -276,6 +277,15 @@ class StyleGAN2Generator(Generator):
             return w
         raise ValueError(f"expected W (N, {self.latent_dim}) or W+ (N, {self.num_ws}, "
                          f"{self.latent_dim}), got {tuple(w.shape)}")
+
+    def declare(self, *, name=None, directions=None) -> "StyleGAN2Generator":
+        """Set the registered ``name`` and the provider of :meth:`named_directions`
+        (``directions(self) -> dict``) of a model a plugin ships on this class."""
+        self.name, self._directions = name, directions
+        return self
+
+    def named_directions(self) -> dict:
+        return {} if self._directions is None else self._directions(self)
 
     def styles(self, w: torch.Tensor) -> list[torch.Tensor]:
         """StyleSpace: per-layer modulation outputs (N, C_in), in ``style_layer_names`` order."""
