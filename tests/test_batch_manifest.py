@@ -158,13 +158,15 @@ def test_a_missing_ray_names_the_extra(monkeypatch):
         create_executor("ray", workers=2)
 
 
-def test_the_worker_keeps_its_generator_and_gives_the_registry_back():
+def test_the_worker_loads_each_generator_once_and_never_touches_the_registry():
+    from dynode_core import RunConfig
+
     registry = get_registry()
-    factory = registry.get("generators", "shapes64").factory
+    before = registry.get("generators", "shapes64")
     worker = BatchWorker(threads=None)
-    kept = registry.get("generators", "shapes64")
-    assert kept.factory is not factory and kept.factory.__wrapped__ is factory
-    first = kept.create(checkpoint=None, device="cpu")
-    assert kept.create(checkpoint=None, device="cpu") is first  # loaded once per worker
+    config = RunConfig(device="cpu")
+    first = worker.generator(config)
+    assert worker.generator(RunConfig(device="cpu", demo_frames=5)) is first  # loaded once
+    assert registry.get("generators", "shapes64") is before  # nothing replaced
+    assert registry.create("generators", "shapes64", device="cpu") is not first
     worker.close()
-    assert registry.get("generators", "shapes64").factory is factory

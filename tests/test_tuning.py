@@ -56,16 +56,15 @@ def test_tuning_raises_the_clips_psnr_and_changes_only_synthesis_weights(setup):
 
 
 def test_the_delta_round_trips_and_refuses_another_base(setup, tmp_path):
-    from dynode_core.tuning import changed_tensors
+    from dynode_core.tuning import tune_generator
 
     generator, pivots, frames = setup
     base_sha = generator_sha256(generator)
-    base = {k: v.clone() for k, v in generator.state_dict().items()}
-    _tune(generator, pivots, frames)
-    delta = changed_tensors(generator, base)
-    assert delta and not any(k.startswith("style.") for k in delta)
-    path = save_generator_delta(tmp_path / "tuned.safetensors", delta, base_sha256=base_sha,
-                                config={"name": "pti"})
+    tuner = get_registry().create("tuners", "pti", seed=0, **QUICK)
+    _, delta = tune_generator(tuner, generator, pivots, lambda i: frames[i])
+    assert delta["base_sha256"] == base_sha and delta["config"]["name"] == "pti"
+    assert delta["tensors"] and not any(k.startswith("style.") for k in delta["tensors"])
+    path = save_generator_delta(tmp_path / "tuned.safetensors", **delta)
     fresh = get_registry().create("generators", "shapes64")
     apply_generator_delta(fresh, path)
     assert generator_sha256(fresh) == generator_sha256(generator)

@@ -1,10 +1,12 @@
 """One video of a batch as a job, its result, and the worker that runs jobs.
 
 A :class:`BatchWorker` lives in one worker (a process, a Ray actor): it sets torch's
-thread count once and keeps every generator and encoder it loads, so a worker that
-processes many videos loads its models once. A job runs :func:`run_pipeline` with the
-video's own config, exactly as ``dynode run`` would; a failing video becomes a failed
-:class:`JobResult` with a one-line error, never an exception.
+thread count once and keeps every generator it loads, so a worker that processes many
+videos loads each generator once. It passes the loaded generator to each run
+(``run_pipeline(..., components={"generator": g})``); the run never changes it (a tuned
+run tunes its own copy), so every video gives what its own ``dynode run`` gives. Nothing
+in the plugin registry is replaced. A failing video becomes a failed :class:`JobResult`
+with a one-line error, never an exception.
 """
 
 from __future__ import annotations
@@ -16,10 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 from ..run.config import RunConfig
-
-#: Component kinds a worker keeps loaded between videos.
-KEPT_KINDS = ("generators", "encoders")
-
 
 @dataclass
 class BatchJob:
@@ -77,20 +75,6 @@ def one_line(error) -> str:
     return lines[0] if lines else "unknown error"
 
 
-def _kept(factory):
-    """``factory`` that builds each distinct set of options once in this process."""
-    built: dict = {}
-
-    def keep(**options):
-        key = tuple(sorted((k, repr(v)) for k, v in options.items()))
-        if key not in built:
-            built[key] = factory(**options)
-        return built[key]
-
-    keep.__wrapped__ = factory
-    return keep
-
-
 class BatchWorker:
     """Runs jobs in this process; built once per worker. ``threads``: torch threads for
     this worker (None: leave torch's setting)."""
@@ -98,19 +82,27 @@ class BatchWorker:
     def __init__(self, threads: int | None = None) -> None:
         import torch
 
-        from ..plugins import get_registry
-
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.threads = torch.get_num_threads()
         self.id = f"{socket.gethostname()}:{os.getpid()}"
-        self._registry = get_registry()
-        self._originals = []
-        for kind in KEPT_KINDS:
-            for component in self._registry.components(kind):
-                kept = dataclasses.replace(component, factory=_kept(component.factory))
-                self._registry.add(kept, replace=True)
-                self._originals.append(component)
+        self._generators: dict = {}
+
+    def generator(self, config: RunConfig):
+        """The generator ``config`` names, loaded once per distinct name, checkpoint,
+        device and options in this worker (shared read-only between its runs)."""
+        from ..device import resolve_device
+        from ..plugins import get_registry
+
+        device = resolve_device(config.device)
+        options = config.component_options.get("generator", {})
+        key = (config.generator, config.checkpoint, device,
+               tuple(sorted((k, repr(v)) for k, v in options.items())))
+        if key not in self._generators:
+            self._generators[key] = get_registry().create(
+                "generators", config.generator, checkpoint=config.checkpoint, device=device,
+                **options)
+        return self._generators[key]
 
     def run(self, job: BatchJob) -> JobResult:
         """Run one video; failures (bad input, out of memory ...) become a failed result."""
@@ -119,7 +111,9 @@ class BatchWorker:
         started = time.perf_counter()
         result = JobResult(job.index, job.name, "ok", worker=self.id, threads=self.threads)
         try:
-            metrics = run_pipeline(job.config, resume=job.resume, progress=False).metrics
+            components = {"generator": self.generator(job.config)}
+            metrics = run_pipeline(job.config, resume=job.resume, progress=False,
+                                   components=components).metrics
         except (Exception, MemoryError) as exc:  # noqa: BLE001 - recorded, the batch goes on
             result.status, result.error = "failed", one_line(exc)
         else:
@@ -129,7 +123,5 @@ class BatchWorker:
         return result
 
     def close(self) -> None:
-        """Give the registry its own factories back (for a worker in the main process)."""
-        for component in self._originals:
-            self._registry.add(component, replace=True)
-        self._originals = []
+        """Drop the loaded generators."""
+        self._generators.clear()

@@ -15,6 +15,11 @@ but ``out``), then one ``[[video]]`` table per video with ``input``, an optional
     input = "world:circle:6"
     name = "circle"
 
+Besides the RunConfig fields, a key may be any stage's setting (``tune``, ``tune_steps``,
+``align``, ``face_index``, ``paste_back``, a plugin stage's option: the names ``dynode run
+--help`` lists) and ``options``, the components' options (a TOML table
+``options = {dynamics = {iterations = 100}}``, or in CSV ``dynamics.iterations=100;...``).
+
 CSV: a header row (``input``, ``name`` and any field) and one row per video; an empty
 cell keeps the default, ``edits`` are separated by ``;``. Lines before the header that
 start with ``#`` hold the shared defaults in TOML syntax (``# dynamics = "linear"``).
@@ -42,9 +47,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: Keys a video may set beside the RunConfig fields; keys nobody may set.
-EXTRA_KEYS = ("name",)
-FORBIDDEN = {"out": "the batch puts each run in --out/NAME"}
+#: Keys a video may set beside the RunConfig fields and the stages' settings; keys
+#: nobody may set (``stage_options`` and ``component_options`` are spelled as above).
+EXTRA_KEYS = ("name", "options")
+FORBIDDEN = {"out": "the batch puts each run in --out/NAME",
+             "stage_options": "give each stage setting as its own key (tune = \"pti\")",
+             "component_options": "give them as options = {KIND = {KEY = VALUE}}"}
 #: Fields that name a registered component, and their kind.
 COMPONENT_FIELDS = {"generator": "generators", "dynamics": "dynamics", "inverter": "inverters"}
 PATH_FIELDS = ("input", "checkpoint")
@@ -61,6 +69,22 @@ class BatchEntry:
 
 def _field_types() -> dict[str, object]:
     return typing.get_type_hints(RunConfig)
+
+
+def _stage_options() -> dict:
+    """Every stage's declared settings by name (the run's stages, plugins' included)."""
+    from ..run import run_stages
+
+    return {name: option for name, (_, option) in run_stages().options().items()}
+
+
+def _component_options(value) -> dict:
+    """The ``options`` key: a TOML table, or CSV text ``KIND.KEY=VALUE;...``."""
+    from ..run.config import check_component_options, parse_component_options
+
+    if isinstance(value, str):
+        return parse_component_options([p.strip() for p in value.split(";") if p.strip()])
+    return check_component_options(value)
 
 
 def _type_name(tp) -> str:
@@ -126,7 +150,8 @@ def _load_csv(path: Path) -> tuple[dict, list[dict]]:
     rows = list(csv.DictReader(io.StringIO("\n".join(body))))
     if not rows:
         raise InputError(f"{path}: no videos (a header row with 'input', then one row each)")
-    types = _field_types()
+    types, staged = _field_types(), _stage_options()
+    types.update({name: option.kind | None for name, option in staged.items()})
     videos = []
     for row in rows:
         if None in row:
@@ -162,23 +187,27 @@ def _check_components(config: RunConfig) -> None:
 
 
 def _entry(raw: dict, defaults: dict, base: Path) -> BatchEntry:
-    types = _field_types()
+    types, staged = _field_types(), _stage_options()
     merged = {**defaults, **raw}
-    unknown = sorted(set(merged) - set(types) - set(EXTRA_KEYS))
-    if unknown:
-        raise InputError(f"unknown key {', '.join(unknown)}; valid keys: "
-                         f"{', '.join(sorted(set(types) - set(FORBIDDEN)))}, name")
     for key, why in FORBIDDEN.items():
         if key in merged:
             raise InputError(f"'{key}' cannot be set in a manifest: {why}")
+    unknown = sorted(set(merged) - set(types) - set(staged) - set(EXTRA_KEYS))
+    if unknown:
+        valid = sorted((set(types) | set(staged) | set(EXTRA_KEYS)) - set(FORBIDDEN))
+        raise InputError(f"unknown key {', '.join(unknown)}; valid keys: {', '.join(valid)}")
     name = merged.pop("name", None)
+    component_options = _component_options(merged.pop("options", {}))
+    stage_options = {key: staged[key].check(merged.pop(key)) for key in list(merged)
+                     if key in staged}
     options = {key: _check_type(key, value, types[key]) for key, value in merged.items()}
     for key in PATH_FIELDS:
         if options.get(key):
             options[key] = _resolve_path(options[key], base)
             if not options[key].startswith("world:") and not Path(options[key]).exists():
                 raise InputError(f"{key} {options[key]} does not exist")
-    config = RunConfig(**options)
+    config = RunConfig(**options, stage_options=stage_options,
+                       component_options=component_options)
     _check_components(config)
     name = _default_name(config) if name is None else name
     if not isinstance(name, str) or not NAME.match(name):

@@ -1,4 +1,10 @@
-"""``dynode run``: thin over :mod:`dynode_core.run`."""
+"""``dynode run``: thin over :mod:`dynode_core.run`.
+
+The core's options are declared here; every stage's own settings (``--tune``,
+``--align``, a plugin stage's option) are added from the stages' declarations when the
+command is first asked for its parameters, so a plugin stage's option shows in
+``dynode run --help`` and reaches the run like the core's.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,45 @@ import click
 
 from ..params import DEVICE, ComponentName, Propagation
 
+STAGE_PREFIX = "stage__"
 
-@click.command("run")
+
+def stage_option(option) -> click.Option:
+    """The click option for a stage's declared :class:`~dynode_core.run.runner.Option`."""
+    kinds = {int: click.INT, float: click.FLOAT, str: click.STRING}
+    dest = STAGE_PREFIX + option.name
+    if option.kind is bool:
+        flag = option.flag
+        return click.Option([f"{flag}/--no-{flag[2:]}", dest], default=None, help=option.help)
+    if option.component is not None:
+        kind = ComponentName(option.component)
+    elif option.choices:
+        kind = click.Choice(option.choices)
+    elif option.kind is int:
+        kind = click.IntRange(option.minimum, option.maximum)
+    elif option.kind is float:
+        kind = click.FloatRange(option.minimum, option.maximum)
+    else:
+        kind = kinds[option.kind]
+    return click.Option([option.flag, dest], type=kind, default=None, help=option.help)
+
+
+class StagedCommand(click.Command):
+    """A command whose parameters end with the run's stages' declared options."""
+
+    def get_params(self, ctx):
+        if not getattr(self, "_staged", False):
+            from ..run import run_stages
+
+            self._staged = True
+            taken = {opt for p in self.params for opt in getattr(p, "opts", [])}
+            for _, option in run_stages().options().values():
+                if option.flag not in taken:
+                    self.params.append(stage_option(option))
+        return super().get_params(ctx)
+
+
+@click.command("run", cls=StagedCommand)
 @click.argument("input", required=False)
 @click.option("--generator", type=ComponentName("generators"), help="Generator [shapes64].")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
@@ -22,20 +65,14 @@ from ..params import DEVICE, ComponentName, Propagation
 @click.option("--propagate", type=Propagation(),
               help="How the frame-0 edit reaches every frame [dynamics].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
-@click.option("--align", metavar="NAME[:OPTION]",
-              help="Crop of each frame: center (follows --crop), face, box:X,Y,W,H, none [center].")
-@click.option("--face-index", type=click.IntRange(0),
-              help="--align face: which face to track, 0 = the largest [0].")
-@click.option("--paste-back/--no-paste-back", default=None,
-              help="Paste the rendered crops back into the input's frames [on for face, box].")
 @click.option("--audio/--no-audio", default=None,
               help="Keep the input's audio in every full-length output [on].")
 @click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
 @click.option("--gif/--no-gif", default=None,
               help="Also write a GIF preview of every video (at most 256 frames, 256 px).")
-@click.option("--tune", type=ComponentName("tuners"),
-              help="Tune the generator on the clip before fitting (pti).")
-@click.option("--tune-steps", type=click.IntRange(1), help="The tuner's steps [its default].")
+@click.option("-o", "--option", "component_options", multiple=True, metavar="KIND.KEY=VALUE",
+              help="A component's option, repeatable: dynamics.iterations=300, "
+                   "inverter.lr=0.02, tuner.locality=0.1, generator.network=G.")
 @click.option("--max-output-frames", type=click.IntRange(1),
               help="Refuse outputs longer than this [100000].")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")
@@ -47,18 +84,22 @@ from ..params import DEVICE, ComponentName, Propagation
 @click.option("--overwrite", is_flag=True, help="Replace an earlier dynode run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars or summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
-def run(input, config_path, resume, overwrite, quiet, as_json, edits, **options):
+def run(input, config_path, resume, overwrite, quiet, as_json, edits, component_options,
+        **options):
     """Turn INPUT (a video, GIF, frame folder or world:MOTION) into interpolated and edited
     videos with a report. With no INPUT, a clip of the bundled shapes world is used."""
     import json
 
     from ..run import RunConfig, run_pipeline
+    from ..run.config import parse_component_options
 
-    options = {k: v for k, v in options.items() if v is not None}
+    options = {k.removeprefix(STAGE_PREFIX): v for k, v in options.items() if v is not None}
     if input is not None:
         options["input"] = input
     if edits:
         options["edits"] = list(edits)
+    if component_options:
+        options["component_options"] = parse_component_options(component_options)
     config = RunConfig.from_toml(config_path, **options) if config_path else RunConfig(**options)
     console = None
     if as_json or quiet:

@@ -45,7 +45,7 @@ def prepare_align(ctx) -> None:
     spec = aligner_spec(ctx.config, settings)
     aligner = build_aligner(spec, face_index=settings["face_index"] or 0)
     if settings["face_index"] is not None and not aligner.takes_face_index:
-        raise InputError(f"--face-index applies to aligners that track faces (face), "
+        raise InputError(f"--face-index applies to --align face (aligners that track faces), "
                          f"not --align {settings['align']}")
     if not aligner.reads_frames:  # fixed crops: check them against the frame now
         aligner.align(None, width=int(info.width), height=int(info.height), count=1,

@@ -52,7 +52,8 @@ class Option:
     ``config.toml`` and a batch manifest column. ``kind`` is ``bool``, ``int``,
     ``float`` or ``str``; ``default`` applies when the user gives nothing (``None``:
     unset). Numbers must be finite and within ``minimum``/``maximum``; a string
-    within ``choices`` when those are given.
+    within ``choices`` when those are given, or a registered name of the ``component``
+    kind (``"tuners"``) when that is given.
     """
 
     name: str
@@ -62,6 +63,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+    component: str | None = None
 
     @property
     def flag(self) -> str:
@@ -91,6 +93,14 @@ class Option:
         if self.choices is not None and value not in self.choices:
             raise InputError(f"{where}setting {self.name} must be one of "
                              f"{', '.join(self.choices)}, got {value!r}")
+        if self.component is not None:
+            from ..plugins import get_registry
+            from ..registry import RegistryError
+
+            try:
+                value = get_registry().get(self.component, value).name
+            except RegistryError as exc:
+                raise InputError(f"{where}setting {self.name}: {exc}") from None
         return value
 
 

@@ -23,7 +23,7 @@ from .runner import INVERT, TUNE, Option, Stage, result_of
 DELTA_FILE = "tuned.safetensors"
 
 OPTIONS = (
-    Option("tune", str, help="Tune the generator on the clip before fitting (pti)."),
+    Option("tune", str, component="tuners", help="Tune the generator on the clip before fitting (pti)."),
     Option("tune_steps", int, minimum=1, help="The tuner's steps [its default]."),
 )
 

@@ -73,7 +73,9 @@ def require(generator, editor: str):
     """Refuse a missing generator with a clear message (what a generator offers is
     declared on :class:`dynode_core.Generator`; an optional method it lacks raises
     ``NotImplementedError`` naming itself)."""
-    if generator is None:
+    from dynode_core import Generator
+
+    if not isinstance(generator, Generator):  # None, or only the codes' shape
         raise InputError(f"editor '{editor}' needs a generator: pass --generator NAME "
                          "[--checkpoint PATH]")
     return generator
