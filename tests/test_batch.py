@@ -137,3 +137,44 @@ def test_a_corrupt_file_fails_alone_and_resume_skips_finished_runs(executor, ref
     assert_same_codes(out / "world-circle-6", references / "circle")
     doc = json.loads((out / "batch.json").read_text())
     assert doc["counts"] == {"ok": 2, "failed": 0, "skipped": 1, "pending": 0}
+
+
+def _delta(folder):
+    from dynode_core import read_generator_delta
+
+    return read_generator_delta(folder / "tuned.safetensors")
+
+
+@pytest.mark.parametrize("executor_name", ["local", "ray"])
+def test_tuned_videos_on_one_worker_match_their_own_runs(executor_name, tmp_path, request):
+    """A worker shares one loaded generator between its videos; tuning one video must not
+    leak into the next (each run tunes its own copy)."""
+    if executor_name == "ray":
+        request.getfixturevalue("ray_cluster")
+    tuned = dict(tune="pti", tune_steps=5)
+    videos = [{"input": "world:circle:4", "name": "first", **tuned},
+              {"input": "world:bounce:4", "name": "second", **tuned},
+              {"input": "world:spin:4", "name": "plain"}]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        summary = run_batch(write_manifest(tmp_path / "m.toml", videos), tmp_path / "batch",
+                            executor=executor_name, workers=1, progress=False)
+        results = {r.name: r for r in summary.results}
+        assert [r.status for r in results.values()] == ["ok"] * 3, summary.to_dict()
+        assert len({r.worker for r in results.values()}) == 1  # one worker ran all three
+        torch.set_num_threads(results["first"].threads)
+        for video in videos:
+            settings = {k: v for k, v in video.items() if k not in ("input", "name")}
+            run_pipeline(RunConfig(input=video["input"], out=str(tmp_path / video["name"]),
+                                   **SMALL, **settings), progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    for name in ("first", "second"):
+        (batch_tensors, batch_config), (own_tensors, own_config) = \
+            _delta(tmp_path / "batch" / name), _delta(tmp_path / name)
+        assert batch_config["base_sha256"] == own_config["base_sha256"], name
+        assert sorted(batch_tensors) == sorted(own_tensors), name
+        assert all(torch.equal(batch_tensors[k], own_tensors[k]) for k in own_tensors), name
+    for name in ("first", "second", "plain"):
+        assert_same_codes(tmp_path / "batch" / name, tmp_path / name)
