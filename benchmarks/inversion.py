@@ -54,7 +54,7 @@ def child(video: str, frames: int, batch_size: int, cache: str) -> dict:
     import torch
 
     from dynode_core.inversion import invert_video
-    from dynode_core import peak_rss_mb
+    from dynode_core.app import peak_rss_mb
     from dynode_core.video import read_video
     from dynode_inversion.e4e import EncoderInverter
     from dynode_inversion.encoder import EncoderConfig, StyleEncoder

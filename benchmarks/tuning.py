@@ -37,7 +37,7 @@ def clip_frames(resolution: int) -> torch.Tensor:
 
 
 def pivots(generator, frames: torch.Tensor, inverter_name: str) -> torch.Tensor:
-    from dynode_core import build_inverter
+    from dynode_core.app import build_inverter
 
     inverter = build_inverter(inverter_name, generator_name="shapes64", seed=0, device="cpu")
     return torch.cat([inverter.invert(chunk, generator).detach() for chunk in frames.split(16)])

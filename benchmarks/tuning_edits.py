@@ -51,7 +51,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from tuning import clip_psnr, sample_psnr  # benchmarks/tuning.py, beside this script
 
-    from dynode_core import build_inverter, get_registry, read_video, resolve_edit
+    from dynode_core import get_registry, read_video
+    from dynode_core.app import build_inverter, resolve_edit
     from dynode_core.inversion import to_generator_input
 
     base = get_registry().create("generators", "shapes64")

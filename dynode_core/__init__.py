@@ -1,10 +1,18 @@
 """dynode: continuous latent dynamics for GAN video interpolation and editing.
 
-This module is the public API: what plugin authors and Python users import.
-Plugins import from ``dynode_core`` and ``dynode_core.testing`` only; every other
-module is an implementation detail that may move. Importing this module loads
-neither torch nor any plugin: names resolve on first use (pluggy's technique).
-A test pins the list, so a name is added here on purpose or not at all.
+The public API comes in two tiers, each pinned by a test (a name is added on purpose or
+not at all):
+
+- the **component tier**, this module (with :mod:`dynode_core.testing`, the conformance
+  checks and run helpers, and :mod:`dynode_core.formats`, readers of third-party file
+  formats): the contracts, errors, hook marker, files and video, and the run. Every
+  plugin may import it.
+- the **application tier**, :mod:`dynode_core.app`: the building blocks of dynode's own
+  commands (inversion, edits, rendering, metrics, tuned generators, batches), for
+  plugins that add commands (``register_commands``) and for Python users.
+
+Every other module is an implementation detail that may move. Importing this module
+loads neither torch nor any plugin: names resolve on first use (pluggy's technique).
 """
 
 import importlib
@@ -16,7 +24,8 @@ __version__ = "0.1.0"
 #: Marker for hook implementations (see :mod:`dynode_core.hookspecs`).
 hookimpl = pluggy.HookimplMarker("dynode")
 
-#: public name -> the module (under ``dynode_core``) that defines it.
+#: The component tier: public name -> the module (under ``dynode_core``) that defines it.
+#: What a plugin needs to provide a component, a hook or a stage, and to run dynode.
 _PUBLIC = {
     # plugins and the registry
     "lazy": "registry",
@@ -28,7 +37,6 @@ _PUBLIC = {
     "Editor": "interfaces",
     "Aligner": "interfaces",
     "Alignment": "alignment",
-    "align_video": "alignment",
     "Tuner": "interfaces",
     "Direction": "interfaces",
     "Progress": "interfaces",
@@ -46,19 +54,16 @@ _PUBLIC = {
     # latent trajectories
     "LatentTrajectory": "trajectory",
     "check_times": "trajectory",
-    # a whole run
+    # a whole run, and the stages a plugin adds to it
     "RunConfig": "run",
     "run_pipeline": "run",
-    # many runs: dynode batch
-    "run_batch": "batch",
-    "read_manifest": "batch",
-    "BatchJob": "batch",
-    "JobResult": "batch",
-    "BatchWorker": "batch",
-    "RunContext": "run.context",
     "Stage": "run.runner",
+    "StageOption": "run.runner",
     "Stages": "run.runner",
     "result_of": "run.runner",
+    # what an executor runs in each worker
+    "JobResult": "batch",
+    "BatchWorker": "batch",
     "resolve_device": "device",
     # files
     "atomic_path": "io",
@@ -69,42 +74,12 @@ _PUBLIC = {
     "check_format": "io",
     "config_of": "io",
     "load_tensor_file": "io",
+    "weights_fingerprint": "inversion",
     # video in and out
     "read_video": "video",
     "write_video": "video",
-    "open_video": "video",
     "iter_frames": "video",
     "batch_frames": "video",
-    # inversion, edits, rendering, metrics
-    "invert_video": "inversion",
-    "build_inverter": "inversion",
-    "default_encoder": "inversion",
-    "weights_fingerprint": "inversion",
-    "upsample_times": "edits",
-    "parse_edit": "edits",
-    "resolve_edit": "edits",
-    "propagate_edit": "edits",
-    "reference_codes": "edits",
-    "create_editor": "edits",
-    "Edit": "edits",
-    "EditSpec": "edits",
-    "PROPAGATIONS": "edits",
-    "render_batches": "render",
-    "render_all": "render",
-    "to_uint8": "render",
-    "contact_sheet": "render",
-    "psnr_ssim": "metrics",
-    # tuned generators
-    "generator_sha256": "tuning",
-    "save_generator_delta": "tuning",
-    "read_generator_delta": "tuning",
-    "apply_generator_delta": "tuning",
-    # building blocks for plugin commands
-    "ComponentName": "params",
-    "parse_options": "params",
-    "Progressor": "progress",
-    "versions": "provenance",
-    "peak_rss_mb": "run.runner",
 }
 
 __all__ = ["__version__", "hookimpl", *_PUBLIC]

@@ -121,11 +121,11 @@ class DynodePluginManager(pluggy.PluginManager):
             self._record(info)
             return
         try:
-            module = importlib.import_module(module_name)
+            plugin = importlib.import_module(module_name)
             if info.version is None:
                 info.distribution, dist_version = _distribution_of(module_name)
-                info.version = getattr(module, "__version__", None) or dist_version
-            self.register(module, name=name)
+                info.version = getattr(plugin, "__version__", None) or dist_version
+            self.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - reported per plugin
             self._fail(info, exc)
             return
@@ -246,8 +246,32 @@ def load_plugins() -> DynodePluginManager:
         if module_name in sys.modules and pm.is_registered(sys.modules[module_name]):
             continue
         pm.load_module(module_name, source="env")
-    pm.check_pending()
+    check_unknown_hooks(pm)
     return pm
+
+
+def check_unknown_hooks(pm) -> None:
+    """Report a hook implementation no spec knows (a misspelled ``add_stage``) in one
+    warning naming the plugin, the hook and the nearest valid name; the plugin's other
+    hooks keep working. ``DYNODE_STRICT_PLUGINS=1`` raises instead."""
+    import difflib
+
+    valid = [name for name in dir(pm.hook) if not name.startswith("_")
+             and getattr(pm.hook, name).spec is not None]
+    for name in dir(pm.hook):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.hookimpl_opts.get("optionalhook"):
+                continue
+            near = difflib.get_close_matches(name, valid, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            message = (f"{describe(impl.plugin_name, pm.infos.get(impl.plugin_name))} "
+                       f"implements unknown hook {name!r}, which is never called{hint}")
+            if _strict():
+                raise PluginError(message)
+            warnings.warn(message, PluginLoadWarning, stacklevel=2)
 
 
 def reset_plugin_manager() -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+import queue
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -67,6 +70,59 @@ class VideoWriter(abc.ABC):
 
     def open(self, path, *, fps: float) -> FrameSink:
         """A :class:`FrameSink` writing to ``path``."""
-        from .video import ThreadedSink
-
         return ThreadedSink(self, path, fps)
+
+
+class _Done:
+    """Queue sentinel: the frames ended normally."""
+
+
+class _Aborted(Exception):
+    """Raised inside a writer whose frames were given up, so it keeps no file."""
+
+
+class ThreadedSink(FrameSink):
+    """A :class:`FrameSink` for any pull-based writer: its ``write`` runs in a thread that
+    takes batches from a queue at most ``depth`` long."""
+
+    def __init__(self, writer, path, fps: float, depth: int = 2) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, args=(writer, Path(path), fps),
+                                        daemon=True)
+        self._thread.start()
+
+    def _frames(self):
+        while True:
+            item = self._queue.get()
+            if item is _Done:
+                return
+            if item is _Aborted:
+                raise _Aborted()
+            yield item
+
+    def _write(self, writer, path: Path, fps: float) -> None:
+        try:
+            writer.write(path, self._frames(), fps=fps)
+        except _Aborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+            item = None
+            while item is not _Done and item is not _Aborted:
+                item = self._queue.get()  # drain so the producer never blocks on a dead writer
+
+    def add(self, frames: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(frames)
+
+    def close(self) -> None:
+        self._queue.put(_Done)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        self._queue.put(_Aborted)
+        self._thread.join()

@@ -11,7 +11,8 @@ import pytest
 import tomli_w
 import torch
 
-from dynode_core import RunConfig, run_batch, run_pipeline
+from dynode_core import RunConfig, run_pipeline
+from dynode_core.app import run_batch
 
 from conftest import REPO, run_dynode
 
@@ -140,7 +141,7 @@ def test_a_corrupt_file_fails_alone_and_resume_skips_finished_runs(executor, ref
 
 
 def _delta(folder):
-    from dynode_core import read_generator_delta
+    from dynode_core.app import read_generator_delta
 
     return read_generator_delta(folder / "tuned.safetensors")
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from dynode_core import BatchWorker, Executor, InputError, JobResult, hookimpl, read_manifest
+from dynode_core import BatchWorker, Executor, InputError, JobResult, hookimpl
+from dynode_core.app import read_manifest
 from dynode_core.batch import plan_batch, run_batch
 from dynode_core.errors import DynodeError, OutputError
 from dynode_core.plugins import get_plugin_manager, get_registry

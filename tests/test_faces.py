@@ -35,7 +35,7 @@ def carphone_alignment():
     from dynode_core.plugins import reset_plugin_manager
 
     reset_plugin_manager()
-    from dynode_core import align_video
+    from dynode_core.app import align_video
 
     return align_video(carphone_path(), "face", size=64)
 
@@ -187,7 +187,7 @@ def _write_clip(path, frames, fps=15.0):
 
 def test_blanked_frames_are_filled_from_neighbours_and_marked(carphone, tmp_path):
     pytest.importorskip("dlib")
-    from dynode_core import align_video
+    from dynode_core.app import align_video
 
     frames = carphone[:20].copy()
     frames[8:11] = 128  # the face gone in three frames

@@ -83,7 +83,7 @@ def test_hook_register_encoders_names_a_file_the_e4e_inverter_reads():
             register("my-encoder", lambda device="cpu": ENCODER_WEIGHTS, generator="nothing")
 
     _with(Plugin())
-    from dynode_core import build_inverter
+    from dynode_core.app import build_inverter
 
     inverter = build_inverter("e4e", encoder="my-encoder")
     generator = get_registry().create("generators", "shapes64")
@@ -103,7 +103,7 @@ def test_hook_register_inverters_feeds_invert_video():
             register("mean", Mean)
 
     _with(Plugin())
-    from dynode_core import invert_video
+    from dynode_core.app import invert_video
 
     generator = get_registry().create("generators", "shapes64")
     batch = FrameBatch(frames=np.zeros((3, 64, 64, 3), np.uint8), times=np.arange(3) / 10)
@@ -122,7 +122,7 @@ def test_hook_register_editors_offers_directions_to_edit_specs():
             register("up", Up)
 
     _with(Plugin())
-    from dynode_core import resolve_edit
+    from dynode_core.app import resolve_edit
 
     generator = get_registry().create("generators", "shapes64")
     edit = resolve_edit("up:up:2", generator)

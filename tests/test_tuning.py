@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dynode_core import (InputError, RunConfig, apply_generator_delta,
-                         generator_sha256, get_registry, hookimpl, read_video, run_pipeline,
-                         save_generator_delta)
+from dynode_core import InputError, RunConfig, get_registry, hookimpl, read_video, run_pipeline
+from dynode_core.app import apply_generator_delta, generator_sha256, save_generator_delta
 
 from conftest import run_dynode
 
@@ -154,7 +153,7 @@ def test_hook_register_tuners_is_used_by_run_tune(tmp_path):
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), tune="nudge", **SMALL),
                           progress=False)
     assert result.metrics["tune"] == {"steps": 1, "psnr_curve": []}
-    from dynode_core import read_generator_delta
+    from dynode_core.app import read_generator_delta
 
     tensors, config = read_generator_delta(tmp_path / "run" / "tuned.safetensors")
     assert list(tensors) == ["to_rgb1.bias"] and config["tuner"]["name"] == "nudge"

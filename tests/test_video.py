@@ -285,7 +285,8 @@ def test_plugin_module_imports_nothing_heavy():
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])  # mp4: in-thread sink; gif: threaded default
 def test_open_video_writes_pushed_batches_and_leaves_nothing_when_abandoned(tmp_path, suffix):
-    from dynode_core import open_video, read_video
+    from dynode_core import read_video
+    from dynode_core.app import open_video
     from dynode_core.video import read_all
 
     frames = np.concatenate([b.frames for b in read_video("world:circle:6", 6)])
@@ -305,7 +306,8 @@ def test_open_video_writes_pushed_batches_and_leaves_nothing_when_abandoned(tmp_
 
 
 def test_a_pushed_frame_of_another_size_is_refused_in_one_line(tmp_path):
-    from dynode_core import InputError, open_video
+    from dynode_core import InputError
+    from dynode_core.app import open_video
 
     with pytest.raises(InputError, match=r"frame 2 is 8x8, but earlier frames are 16x16"):
         with open_video(tmp_path / "v.mp4", fps=10) as sink:

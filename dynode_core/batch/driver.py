@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import OutputError
 from .jobs import BatchJob, JobResult
 from .manifest import BatchEntry, read_manifest
-from ..run.folder import MARKER
+from ..run import RUN_MARKER as MARKER
 from .summary import BATCH_FILE, BatchSummary, stage_line
 
 

@@ -17,7 +17,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from ..run.config import RunConfig
+from ..run import RunConfig
 
 @dataclass
 class BatchJob:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DynodeError, InputError
-from ..run.config import RunConfig
+from ..run import RunConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,7 +80,7 @@ def _stage_options() -> dict:
 
 def _component_options(value) -> dict:
     """The ``options`` key: a TOML table, or CSV text ``KIND.KEY=VALUE;...``."""
-    from ..run.config import check_component_options, parse_component_options
+    from ..run import check_component_options, parse_component_options
 
     if isinstance(value, str):
         return parse_component_options([p.strip() for p in value.split(";") if p.strip()])

@@ -102,7 +102,7 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
     from ..edits import extrapolation_times, upsample_times
     from ..errors import InputError
     from ..io import OutputError, check_new_output
-    from ..run.checks import check_output_size
+    from ..run import check_output_size
     from ..trajectory import LatentTrajectory
 
     if times_text is not None and (factor is not None or extrapolate):

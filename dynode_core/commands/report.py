@@ -10,7 +10,7 @@ import click
 def report(run_dir):
     """Write RUN_DIR/report.html again from the run folder's own files (metrics.json,
     config.toml, the videos and plots); open it in a browser."""
-    from ..run.html import write_report
+    from ..run import write_report
 
     click.echo(f"wrote {write_report(run_dir)}")
 

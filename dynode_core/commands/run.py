@@ -16,7 +16,7 @@ STAGE_PREFIX = "stage__"
 
 
 def stage_option(option) -> click.Option:
-    """The click option for a stage's declared :class:`~dynode_core.run.runner.Option`."""
+    """The click option for a stage's declared :class:`~dynode_core.StageOption`."""
     kinds = {int: click.INT, float: click.FLOAT, str: click.STRING}
     dest = STAGE_PREFIX + option.name
     if option.kind is bool:
@@ -90,8 +90,7 @@ def run(input, config_path, resume, overwrite, quiet, as_json, edits, component_
     videos with a report. With no INPUT, a clip of the bundled shapes world is used."""
     import json
 
-    from ..run import RunConfig, run_pipeline
-    from ..run.config import parse_component_options
+    from ..run import RunConfig, parse_component_options, run_pipeline
 
     options = {k.removeprefix(STAGE_PREFIX): v for k, v in options.items() if v is not None}
     if input is not None:
@@ -114,7 +113,7 @@ def run(input, config_path, resume, overwrite, quiet, as_json, edits, component_
     if as_json:
         click.echo(json.dumps(result.metrics, indent=2, default=str))
     elif not quiet:
-        from ..run.report import summary_table
+        from ..run import summary_table
 
         console.print(summary_table(result.metrics))
         console.print(f"wrote {result.folder}")

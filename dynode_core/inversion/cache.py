@@ -25,9 +25,10 @@ MANIFEST = "manifest.json"
 
 
 def fingerprint(module) -> str:
-    """A short hash of a module's tensors (names, shapes, sums), to tell weights apart."""
+    """A short hash of a module's tensors (names, shapes, sums), to tell weights apart
+    (anything that is not a ``torch.nn.Module`` has no weights: the hash of nothing)."""
     digest = hashlib.sha256()
-    state = module.state_dict() if hasattr(module, "state_dict") else {}
+    state = module.state_dict() if isinstance(module, torch.nn.Module) else {}
     for name, tensor in state.items():
         t = tensor.detach()
         digest.update(f"{name}{tuple(t.shape)}".encode())

@@ -14,20 +14,37 @@ run folder reproduces the run.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from ..device import resolve_device
 from ..errors import InputError
 from ..io import atomic_write_text
-from ..trajectory import LatentTrajectory
-from ..device import resolve_device
 from .config import RunConfig
 
-__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline", "run_stages"]
+if TYPE_CHECKING:
+    import torch
+
+    from ..trajectory import LatentTrajectory
+
+#: What the layers above a run (``commands/``, ``batch/``) use of the run package, by the
+#: submodule that defines it; nothing outside ``run/`` imports a submodule directly.
+_FACE = {"check_output_size": "checks", "check_component_options": "config",
+         "parse_component_options": "config", "RUN_MARKER": "folder",
+         "write_report": "html", "summary_table": "report"}
+
+__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline", "run_stages", *_FACE]
+
+
+def __getattr__(name):
+    if name in _FACE:
+        module = importlib.import_module(f"{__name__}.{_FACE[name]}")
+        return getattr(module, "MARKER" if name == "RUN_MARKER" else name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: What a run folder holds (edited_<name>.mp4 per edit; extrapolated.* when asked;
 #: a GIF preview of every video with ``gif``; tuned.safetensors with ``tune``; alignment/
@@ -40,9 +57,9 @@ ARTIFACTS = ("input.mp4", "reconstruction.mp4", "interpolated.mp4", "contact_she
 @dataclass
 class RunResult:
     folder: Path
-    trajectory: LatentTrajectory
-    interpolated: LatentTrajectory
-    edited: dict[str, torch.Tensor] = field(default_factory=dict)
+    trajectory: "LatentTrajectory"
+    interpolated: "LatentTrajectory"
+    edited: "dict[str, torch.Tensor]" = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
 
@@ -163,6 +180,8 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         stages = run_stages(runner.pm)
     bar = Progressor(enabled=progress, console=console)
     ctx, lock = _prepare(config, stages, resume, overwrite, bar, dict(components or {}))
+    import torch
+
     torch.manual_seed(config.seed)
     try:
         with bar:

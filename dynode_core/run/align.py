@@ -14,15 +14,15 @@ look-ahead buffer of decoded frames would not.
 from __future__ import annotations
 
 from ..errors import InputError
-from .runner import ALIGN, READ, Option, Stage, result_of
+from .runner import ALIGN, READ, StageOption, Stage, result_of
 
 OPTIONS = (
-    Option("align", str, default="center",
+    StageOption("align", str, default="center",
            help="Crop of each frame: center (follows --crop), face, box:X,Y,W,H, none "
                 "[center]."),
-    Option("face_index", int, minimum=0,
+    StageOption("face_index", int, minimum=0,
            help="--align face: which face to track, 0 = the largest [0]."),
-    Option("paste_back", bool,
+    StageOption("paste_back", bool,
            help="Paste the rendered crops back into the input's frames [on for face, box]."),
 )
 

@@ -8,7 +8,7 @@ call order, keeps the final result in ``ctx.results`` and records wall time and
 peak memory. A later feature (or a plugin, through the ``add_stages`` hook)
 adds a step with :meth:`Stages.add`, without touching the others.
 
-A stage owns its settings: the :class:`Option` objects it declares become ``dynode
+A stage owns its settings: the :class:`StageOption` objects it declares become ``dynode
 run`` flags, keys of its ``[stages.NAME]`` table in ``config.toml`` and batch manifest
 columns; ``active(settings)`` says whether a run includes it, ``prepare(ctx)`` checks
 and builds what it needs before the run folder exists, and ``metrics(ctx)`` adds its
@@ -43,7 +43,7 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 
 @dataclass(frozen=True)
-class Option:
+class StageOption:
     """A setting a stage takes from the user.
 
     ``name`` is the setting's key (unique in a run: ``tune_steps``); it is the
@@ -113,7 +113,7 @@ class Stage:
     result)``, when given, writes the final result (after the hooks' replacements)
     to the run folder.
 
-    What the stage owns besides: ``options`` (its :class:`Option` settings, read in the
+    What the stage owns besides: ``options`` (its :class:`StageOption` settings, read in the
     run as ``ctx.settings[name]``); ``active(settings) -> bool`` (whether this run
     includes the stage; default: always); ``prepare(ctx)`` (the pre-flight check,
     called for every active stage before the run folder exists: it raises a one-line
@@ -126,7 +126,7 @@ class Stage:
     take: Callable[[Any], Any] = lambda ctx: None
     save: Callable[[Any, Any], None] | None = None
     description: str = ""
-    options: tuple[Option, ...] = ()
+    options: tuple[StageOption, ...] = ()
     active: Callable[[dict], bool] | None = None
     prepare: Callable[[Any], None] | None = None
     metrics: Callable[[Any], dict | None] | None = None
@@ -180,10 +180,10 @@ class Stages:
     def get(self, name: str) -> Stage:
         return self._stages[self._index(name)]
 
-    def options(self) -> dict[str, tuple[str, Option]]:
+    def options(self) -> dict[str, tuple[str, StageOption]]:
         """Every declared option by name, with the stage that owns it; a name declared
         twice is an error naming both stages."""
-        found: dict[str, tuple[str, Option]] = {}
+        found: dict[str, tuple[str, StageOption]] = {}
         for stage in self._stages:
             for option in stage.options:
                 if option.name in found:

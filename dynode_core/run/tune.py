@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import copy
 
-from .runner import INVERT, TUNE, Option, Stage, result_of
+from .runner import INVERT, TUNE, StageOption, Stage, result_of
 
 DELTA_FILE = "tuned.safetensors"
 
 OPTIONS = (
-    Option("tune", str, component="tuners", help="Tune the generator on the clip before fitting (pti)."),
-    Option("tune_steps", int, minimum=1, help="The tuner's steps [its default]."),
+    StageOption("tune", str, component="tuners", help="Tune the generator on the clip before fitting (pti)."),
+    StageOption("tune_steps", int, minimum=1, help="The tuner's steps [its default]."),
 )
 
 

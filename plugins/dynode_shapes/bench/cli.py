@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from dynode_core import ComponentName
+from dynode_core.app import ComponentName
 
 
 class _Names(click.ParamType):
@@ -80,7 +80,7 @@ def _common(func):
 
 
 def _method_options(items) -> dict:
-    from dynode_core import parse_options
+    from dynode_core.app import parse_options
 
     out: dict = {}
     for key, value in parse_options(items, "--option").items():
@@ -141,8 +141,8 @@ def _run(ctx, task: str, runner, plot, config, out, overwrite, quiet) -> None:
 
     from .common import FORMAT
     from .report import add_comparisons, check_outputs, print_tables, write_outputs
-    from dynode_core import Progressor
-    from dynode_core import versions
+    from dynode_core.app import Progressor
+    from dynode_core.app import versions
 
     paths = check_outputs(out, task, overwrite)
     start = time.perf_counter()

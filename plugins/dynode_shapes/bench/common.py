@@ -78,7 +78,7 @@ class Bench:
     """The generator, inverter and scoring shared by every bench task."""
 
     def __init__(self, config: BenchConfig) -> None:
-        from dynode_core import build_inverter
+        from dynode_core.app import build_inverter
         from dynode_core import get_registry
         from dynode_core import resolve_device
 
@@ -90,7 +90,7 @@ class Bench:
                                               device=self.device).eval()
         name = config.inverter
         if name is None:
-            from dynode_core import default_encoder
+            from dynode_core.app import default_encoder
 
             name = "e4e" if default_encoder(config.generator) else "optim"
         self.inverter_name = name
@@ -122,7 +122,7 @@ class Bench:
         """Codes of ``truth``'s frames at ``index`` and the seconds they took (batches of 16;
         the bundled inverters treat the frames of a batch independently)."""
         from dynode_core import FrameBatch
-        from dynode_core import invert_video
+        from dynode_core.app import invert_video
 
         start = time.perf_counter()
         traj = invert_video([FrameBatch(truth.frames[index], truth.times.numpy()[index])],
@@ -136,7 +136,7 @@ class Bench:
         without steps (``e4e``) gives way to the default one with steps (``hybrid``: the same
         encoder + refinement; ``optim`` without an encoder). Same seed and options otherwise."""
         if self._reference is None:
-            from dynode_core import build_inverter
+            from dynode_core.app import build_inverter
 
             observed = self.inverter.config
             steps = max(_steps(observed), int(self.config.reference_steps))
@@ -172,14 +172,14 @@ class Bench:
                 sum(truth.reference[i][1] for i in index))
 
     def render(self, codes: torch.Tensor) -> np.ndarray:
-        from dynode_core import render_all
+        from dynode_core.app import render_all
 
         return render_all(self.generator, codes.float(), batch_size=16)
 
     def score(self, frames: np.ndarray, truth: Truth, index, codes=None) -> dict:
         """PSNR / SSIM against the truth's frames at ``index``, latent MSE against its
         codes there (when ``codes`` are given), and the regressor's factor errors."""
-        from dynode_core import psnr_ssim
+        from dynode_core.app import psnr_ssim
 
         index = np.asarray(index)
         out = psnr_ssim(frames, truth.frames[index])

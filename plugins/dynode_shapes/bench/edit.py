@@ -43,14 +43,14 @@ CALIBRATION = np.linspace(0.0, 4.0, 17)
 
 def strategies(dynamics) -> list[str]:
     """The propagation strategies that apply to ``dynamics`` (``cde`` only to controlled ones)."""
-    from dynode_core import PROPAGATIONS
+    from dynode_core.app import PROPAGATIONS
 
     return [s for s in PROPAGATIONS if s != "cde" or dynamics.controlled]
 
 
 def consistency(dynamics, traj, edit, strategy: str, times) -> tuple[torch.Tensor, dict]:
     """Edited codes at ``times`` and their consistency against the video and the model."""
-    from dynode_core import propagate_edit, reference_codes
+    from dynode_core.app import propagate_edit, reference_codes
     from dynode_core import get_registry
 
     start = time.perf_counter()
@@ -162,7 +162,7 @@ def named_strength(direction, before, after) -> float:
 
 def edit_for(bench: Bench, edit_name: str, truth: Truth, edited: Truth):
     """The resolved :class:`~dynode_core.edits.Edit` of ``edit_name`` and how it was found."""
-    from dynode_core import Edit, EditSpec, create_editor
+    from dynode_core.app import Edit, EditSpec, create_editor
 
     editor = create_editor("supervised")
     named = editor.directions(bench.generator).get(edit_name)
