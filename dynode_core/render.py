@@ -87,7 +87,7 @@ def _write_png_frames(folder: Path, batches) -> Path:
     return folder
 
 
-def write_rendering(latents, out, *, generator: str = "shapes64", checkpoint=None, fps=None,
+def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
                     device: str = "auto", batch_size: int = 16, overwrite: bool = False,
                     generator_delta=None) -> Path:
     """Render a codes file to ``out``: ``.mp4``/``.gif`` video, ``.png`` contact sheet,

@@ -51,6 +51,12 @@ def _component_for(kind: str, path: Path, *, directory: bool = False):
                      f"supported: {_supported(kind)}")
 
 
+def is_scheme_source(path: PathLike) -> bool:
+    """Whether ``path`` is a ``NAME:...`` source a registered reader renders (e.g.
+    ``world:circle:64``) rather than a file."""
+    return _scheme_reader(path) is not None
+
+
 def _scheme_reader(path: PathLike):
     """The reader registered with ``scheme=NAME`` for a source written ``NAME:...``
     (e.g. ``world:circle:64``, a clip the shapes world renders), if any."""

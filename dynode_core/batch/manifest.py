@@ -162,15 +162,25 @@ def _load_csv(path: Path) -> tuple[dict, list[dict]]:
 
 
 def _default_name(config: RunConfig) -> str:
-    source = str(config.input or f"world:{config.demo_motion}:{config.demo_frames}")
-    stem = source if source.startswith("world:") else Path(source).stem or Path(source).name
+    from ..video import is_scheme_source
+
+    source = config.source()
+    stem = source if is_scheme_source(source) else Path(source).stem or Path(source).name
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "video"
 
 
 def _resolve_path(value: str, base: Path) -> str:
-    if value.startswith("world:") or Path(value).is_absolute():
+    from ..video import is_scheme_source
+
+    if is_scheme_source(value) or Path(value).is_absolute():
         return value
     return str((base / value).resolve())
+
+
+def _is_scheme(value: str) -> bool:
+    from ..video import is_scheme_source
+
+    return is_scheme_source(value)
 
 
 def _check_components(config: RunConfig) -> None:
@@ -204,7 +214,7 @@ def _entry(raw: dict, defaults: dict, base: Path) -> BatchEntry:
     for key in PATH_FIELDS:
         if options.get(key):
             options[key] = _resolve_path(options[key], base)
-            if not options[key].startswith("world:") and not Path(options[key]).exists():
+            if not Path(options[key]).exists() and not _is_scheme(options[key]):
                 raise InputError(f"{key} {options[key]} does not exist")
     config = RunConfig(**options, stage_options=stage_options,
                        component_options=component_options)

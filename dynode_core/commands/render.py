@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from .. import defaults
 from ..params import DEVICE, ComponentName
 
 
 @click.command("render")
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
-@click.option("--generator", type=ComponentName("generators"), default="shapes64",
+@click.option("--generator", type=ComponentName("generators"), default=defaults.GENERATOR,
               show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
 @click.option("--out", required=True, type=click.Path(),

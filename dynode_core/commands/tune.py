@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import defaults
 from ..params import DEVICE, ComponentName, parse_options
 
 
@@ -11,10 +12,11 @@ from ..params import DEVICE, ComponentName, parse_options
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
 @click.option("--frames", "clip", required=True,
               help="The clip the codes were inverted from (video, GIF, frame folder, world:...).")
-@click.option("--generator", type=ComponentName("generators"), default="shapes64",
+@click.option("--generator", type=ComponentName("generators"), default=defaults.GENERATOR,
               show_default=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False), help="Generator weights file.")
-@click.option("--tuner", type=ComponentName("tuners"), default="pti", show_default=True)
+@click.option("--tuner", type=ComponentName("tuners"), default=defaults.TUNER,
+              show_default=True)
 @click.option("-o", "--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Tuner option, repeatable: steps=500, lr=0.001, batch=8, locality=0.1 ...")
 @click.option("--crop", type=click.Choice(["center", "none"]), default="center",
@@ -34,7 +36,7 @@ def tune(latents, clip, generator, checkpoint, tuner, options, crop, out, device
     click.echo(f"wrote {out}: {stats['steps']} steps, last batch {stats['final_batch_psnr']} dB")
 
 
-def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: str = "pti",
+def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: str,
                  options: dict | None = None, crop: str = "center", device: str = "auto",
                  seed: int = 0, overwrite: bool = False) -> dict:
     """The command's work: the clip's frames (streamed once into a frame store, as the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 
+from .. import defaults
 from ..errors import InputError
 
 OPTIONAL = ("seed", "device")
@@ -48,7 +49,9 @@ def build_inverter(name: str | None = None, *, generator_name: str | None = None
     fallback = default_encoder(generator_name) if encoder is None else None
     if name is None:
         has_encoder = encoder is not None or fallback is not None
-        name = "hybrid" if has_encoder and ("inverters", "hybrid") in registry else "optim"
+        with_encoder = defaults.INVERTER_WITH_ENCODER
+        name = with_encoder if has_encoder and ("inverters", with_encoder) in registry \
+            else defaults.INVERTER
     component = registry.get("inverters", name)
     if encoder is None and component.meta.get("needs_encoder"):
         encoder = fallback  # the generator's own encoder, only for inverters that use one

@@ -11,6 +11,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .. import defaults
 from ..errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -39,12 +40,12 @@ class RunConfig:
     """
 
     input: str | None = None  # a video, GIF or frame folder; None renders a world clip
-    generator: str = "shapes64"
+    generator: str = defaults.GENERATOR
     checkpoint: str | None = None
     encoder: str | None = None  # a registered encoder name or a file; None: the generator's
     inverter: str | None = None  # None: hybrid when an encoder exists, else optim
     inversion_steps: int | None = None
-    dynamics: str = "ode"
+    dynamics: str = defaults.DYNAMICS
     interpolate: int = 4
     extrapolate: float = 0.0  # seconds past the last frame
     edits: list[str] = field(default_factory=list)
@@ -52,8 +53,8 @@ class RunConfig:
     crop: str = "center"
     audio: bool = True  # the input's audio in every full-length output
     max_frames: int | None = None  # read at most this many frames of the input
-    demo_motion: str = "circle"  # world clip rendered when input is None
-    demo_frames: int = 64
+    demo_motion: str = defaults.DEMO_MOTION  # world clip rendered when input is None
+    demo_frames: int = defaults.DEMO_FRAMES
     fps: float | None = None  # frame rate for frame folders
     device: str = "auto"
     seed: int = 0
@@ -89,6 +90,10 @@ class RunConfig:
             raise InputError(f"--crop must be 'center' or 'none', got {self.crop!r}")
         self.edits = list(self.edits)
         self.component_options = check_component_options(self.component_options)
+
+    def source(self) -> str:
+        """The input this config names (the demo clip when it names none)."""
+        return str(self.input or defaults.demo_source(self.demo_motion, self.demo_frames))
 
     # ---------------------------------------------------------------- TOML
     def to_toml(self, stages=None) -> str:

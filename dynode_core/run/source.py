@@ -21,7 +21,7 @@ from ..errors import InputError
 
 def source_name(config) -> str:
     """The input a config names (the demo clip when it names none)."""
-    return str(config.input or f"world:{config.demo_motion}:{config.demo_frames}")
+    return config.source()
 
 
 def reader_options(config, source: str) -> dict:
