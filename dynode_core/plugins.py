@@ -263,7 +263,7 @@ def check_unknown_hooks(pm) -> None:
         if name.startswith("_") or caller.spec is not None:
             continue
         for impl in caller.get_hookimpls():
-            if impl.hookimpl_opts.get("optionalhook"):
+            if impl.optionalhook:
                 continue
             near = difflib.get_close_matches(name, valid, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else ""

@@ -1,4 +1,6 @@
-"""An example third-party dynode plugin (entry point ``example`` in group ``dynode``)."""
+"""An example third-party dynode plugin (entry point ``example`` in group ``dynode``): a
+dynamics model (``hold``), a run stage with its own option (``speed``) and a pipeline
+hook (smoothing after ``invert``)."""
 
 from dynode_core import hookimpl
 
@@ -14,6 +16,14 @@ def _hold_factory(**options):
 @hookimpl
 def register_dynamics(register):
     register("hold", _hold_factory, description="sample-and-hold: the latest observed code")
+
+
+@hookimpl
+def add_stages(stages):
+    """The ``speed`` stage, after ``invert`` (see :mod:`.speed`)."""
+    from .speed import speed_stage
+
+    stages.add(speed_stage(), after="invert")
 
 
 @hookimpl

@@ -1,4 +1,4 @@
-"""Conformance checks for plugin authors: call them from your own tests.
+"""Conformance checks for components: call them from your own tests.
 
 Each check runs on tiny CPU inputs and raises :class:`AssertionError` whose
 message names the broken rule.
@@ -14,6 +14,28 @@ def _rule(ok: bool, rule: str, detail: str) -> None:
         raise AssertionError(f"{rule}: {detail}")
 
 
+def _check_declared_generator(g) -> None:
+    """The capabilities a generator declares (see :class:`dynode_core.Generator`)."""
+    from ..interfaces import Generator
+
+    _rule(isinstance(g, Generator), "contract", f"{type(g).__name__} does not subclass "
+          "dynode_core.Generator")
+    for attr in ("latent_dim", "num_ws", "resolution"):
+        value = getattr(g, attr, None)
+        _rule(isinstance(value, int) and value > 0, "attributes", f"{attr} = {value!r}, "
+              "expected a positive int")
+    _rule(isinstance(g.c_dim, int) and g.c_dim >= 0, "attributes",
+          f"c_dim = {g.c_dim!r}, expected an int >= 0 (0: unconditional)")
+    _rule(g.name is None or isinstance(g.name, str), "attributes",
+          f"name = {g.name!r}, expected None or the registered name")
+    for attr in ("style_layer_ws", "style_layer_names"):
+        value = getattr(g, attr)
+        _rule(value is None or isinstance(value, list), "attributes",
+              f"{attr} = {value!r}, expected None or a list")
+    _rule(isinstance(g.named_directions(), dict), "named_directions",
+          "named_directions() must return a dict (empty when the model ships none)")
+
+
 def check_generator(generator, *, batch: int = 2, max_abs: float = 16.0, atol: float = 1e-4,
                     seed: int = 0) -> None:
     """Check a :class:`dynode_core.interfaces.Generator` against the contract.
@@ -26,10 +48,7 @@ def check_generator(generator, *, batch: int = 2, max_abs: float = 16.0, atol: f
     ``styles`` (when offered) gives one (N, C) tensor per layer.
     """
     g = generator
-    for attr in ("latent_dim", "num_ws", "resolution"):
-        value = getattr(g, attr, None)
-        _rule(isinstance(value, int) and value > 0, "attributes", f"{attr} = {value!r}, expected a "
-              "positive int")
+    _check_declared_generator(g)
     d, n_ws, res = g.latent_dim, g.num_ws, g.resolution
     ref = next(iter(g.parameters()), None) if isinstance(g, torch.nn.Module) else None
     device, dtype = (ref.device, ref.dtype) if ref is not None else (torch.device("cpu"), torch.float32)
@@ -175,9 +194,25 @@ def check_inverter(inverter, generator, *, batch: int = 2, truncation: float = 0
     return codes
 
 
+def _check_declared_dynamics(model) -> None:
+    """The capabilities a fitted dynamics model declares (see :class:`dynode_core.Dynamics`)."""
+    from collections.abc import Mapping
+
+    from ..interfaces import Dynamics
+
+    _rule(isinstance(model, Dynamics), "contract", f"{type(model).__name__} does not "
+          "subclass dynode_core.Dynamics")
+    for attr in ("controlled", "stochastic", "keyframe_corrected"):
+        _rule(isinstance(getattr(model, attr), bool), "capabilities",
+              f"{attr} = {getattr(model, attr)!r}, expected True or False")
+    for attr in ("fit_stats", "fitted_info"):
+        _rule(isinstance(getattr(model, attr), Mapping), "capabilities",
+              f"{attr} must be a dict after fit, got {type(getattr(model, attr)).__name__}")
+
+
 def tiny_trajectory(frames: int = 8, layers: int = 2, dim: int = 16, seed: int = 0):
     """A small smooth W+ trajectory at irregular times, for quick dynamics checks."""
-    from .trajectory import LatentTrajectory
+    from ..trajectory import LatentTrajectory
 
     rng = torch.Generator().manual_seed(seed)
     steps = 0.5 + torch.rand(frames, generator=rng, dtype=torch.float64)
@@ -229,7 +264,8 @@ def check_dynamics(factory_or_model, *, seed: int = 0, frames: int = 8, rtol: fl
     fitted = model.fit(traj, progress=lambda *a, **k: None)
     _rule(fitted is model, "fit returns self", f"fit returned {type(fitted).__name__}, "
           "expected the model itself")
-    config = getattr(model, "config", None)
+    _check_declared_dynamics(model)
+    config = model.config
     _rule(isinstance(config, dict), "config", "model.config must be a dict of factory keywords")
     try:
         json.dumps(config)
