@@ -312,19 +312,29 @@ def add_stages(stages: "Stages") -> None:
     """Add steps to ``dynode run``.
 
     Called once per run, before the first stage, with the ordered default
-    stages. A plugin inserts its own :class:`~dynode_core.run.runner.Stage`
-    (``Stage(name, run, take=..., save=...)``: ``run(ctx, data) -> result``,
-    ``take(ctx) -> data``) before or after a named one; its result is kept in
-    ``ctx.results[name]`` and later stages (and hooks) can read it.
+    stages; also when ``dynode run`` builds its options and a manifest is read, so
+    that the stages' declared settings are known. A plugin inserts its own
+    :class:`~dynode_core.Stage` (``Stage(name, run, take=..., save=...)``:
+    ``run(ctx, data) -> result``, ``take(ctx) -> data``) before or after a named one;
+    its result is kept in ``ctx.results[name]`` and later stages (and hooks) can read
+    it. A stage owns its settings (``options``: :class:`~dynode_core.StageOption`
+    objects, each a ``dynode run`` flag, a ``[stages.NAME]`` key of ``config.toml``
+    and a manifest column, read as ``ctx.settings[name]``), whether it runs
+    (``active(settings)``), its pre-flight check (``prepare(ctx)``, before the run
+    folder exists) and its ``metrics.json`` section (``metrics(ctx)``).
 
-    :param stages: the run's :class:`~dynode_core.run.runner.Stages`; call
+    :param stages: the run's :class:`~dynode_core.Stages`; call
         ``stages.add(stage, after="invert")`` (or ``before=``).
 
     Example::
 
         @hookimpl
         def add_stages(stages):
-            stages.add(Stage("denoise", denoise, take=result_of("invert")), after="invert")
+            window = StageOption("speed_window", int, minimum=1, help="frames to average")
+            stages.add(Stage("speed", measure, take=result_of("invert"), save=save,
+                             options=(window,), metrics=speed_metrics,
+                             active=lambda settings: settings["speed_window"] is not None),
+                       after="invert")
     """
 
 
@@ -332,13 +342,15 @@ def add_stages(stages: "Stages") -> None:
 def before_stage(stage: str, data: Any, context: "RunContext") -> None:
     """Called before a pipeline stage runs.
 
-    :param stage: the stage's name: ``read``, ``invert``, ``fit``,
-        ``interpolate``, ``edit``, ``render``, ``write``, or one a plugin added.
+    :param stage: the stage's name: ``read``, ``align``, ``invert``, ``tune`` (with
+        ``--tune``), ``fit``, ``interpolate``, ``edit``, ``render``, ``write``, or one a
+        plugin added.
     :param data: the stage's input, exactly what the stage receives
         (the table in :mod:`dynode_core.run.stages` lists it for each default stage).
     :param context: the run's :class:`~dynode_core.run.context.RunContext`,
         also a mutable mapping shared by all stages of one run (``config``,
-        ``folder``, ``device``, ``generator``, ``results`` of earlier stages,
+        ``folder``, ``device``, ``generator``, ``settings`` of every stage,
+        ``results`` of earlier stages,
         ``stages`` timings); plugins may store their own keys in it.
 
     Return values are ignored.
