@@ -61,6 +61,10 @@ _PUBLIC = {
     "StageOption": "run.runner",
     "Stages": "run.runner",
     "result_of": "run.runner",
+    # what the pipeline hooks see of the default stages (see docs/plugins.md)
+    "Source": "run.source",
+    "Output": "run.outputs",
+    "Rendered": "run.outputs",
     # what an executor runs in each worker
     "JobResult": "batch",
     "BatchWorker": "batch",

@@ -133,12 +133,7 @@ def list_command(kind, as_json):
 
 def _load_commands() -> None:
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
+        module = importlib.import_module(module_name)  # missing: a packaging error, raised
         for command in module.COMMANDS:
             cli.add_command(command)
 

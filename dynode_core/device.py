@@ -5,7 +5,6 @@ from __future__ import annotations
 from .errors import InputError
 
 #: What ``--device`` accepts on every command.
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device) -> str:

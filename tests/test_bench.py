@@ -46,7 +46,6 @@ def test_interpolate_quick_end_to_end(tmp_path):
         assert found[REFERENCE]["latent_mse"] > 0
         assert found[REFERENCE]["inversion"].startswith("hybrid, 30 optimisation steps")
         assert found["crossfade"]["latent_mse"] is None  # a pixel method has no codes
-        assert found["ode"]["beats_baseline"] in ("yes", "no", "tie")
         best = max((r for r in found.values() if r["kind"] in ("latent", "reference")),
                    key=lambda r: r["psnr"])
         assert best["method"] == REFERENCE, [(m, r["psnr"]) for m, r in found.items()]

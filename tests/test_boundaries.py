@@ -90,6 +90,7 @@ PUBLIC_API = [
     "DynodeError", "InputError", "OutputError",
     "LatentTrajectory", "check_times",
     "RunConfig", "run_pipeline", "Stage", "StageOption", "Stages", "result_of",
+    "Source", "Output", "Rendered",
     "JobResult", "BatchWorker", "resolve_device",
     "atomic_path", "atomic_write_text", "check_new_output", "read_safetensors",
     "write_safetensors", "check_format", "config_of", "load_tensor_file",

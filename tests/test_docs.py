@@ -29,3 +29,16 @@ def test_hook_has_a_docstring_with_an_example(hook):
 def test_hook_has_a_section_in_docs_plugins(hook):
     text = (REPO / "docs" / "plugins.md").read_text()
     assert re.search(rf"^### {hook}$", text, re.M), f"docs/plugins.md has no '### {hook}' section"
+
+
+def test_docs_import_only_the_public_api():
+    """Examples in the docs use what plugins and users may import, nothing internal."""
+    public = {"dynode_core", "dynode_core.app", "dynode_core.testing", "dynode_core.formats"}
+    bad = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")),
+                 *sorted((REPO / "examples").glob("*/README.md"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found = re.match(r"\s*(?:from|import)\s+(dynode_core[\w.]*)", line)
+            if found and found.group(1) not in public:
+                bad.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not bad, "\n".join(bad)

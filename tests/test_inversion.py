@@ -216,7 +216,7 @@ def test_default_inverter_choice_and_options():
     assert {"e4e", "optim", "hybrid"} <= set(get_registry().names("inverters"))
     assert isinstance(build_inverter(None, steps=3), OptimInverter)
     assert isinstance(build_inverter(None, encoder=tiny_encoder(), steps=3), HybridInverter)
-    with pytest.raises(InputError, match="does not take --steps"):
+    with pytest.raises(InputError, match="does not take the setting 'steps'"):
         build_inverter("e4e", encoder=tiny_encoder(), steps=3)
     with pytest.raises(InputError, match="needs an encoder"):
         build_inverter("hybrid")
@@ -331,7 +331,7 @@ def test_video_file_inversion_and_cli(tmp_path, generator):
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "--overwrite" in again.output
     steps = CliRunner().invoke(cli, args + ["--overwrite", "--steps", "3"])
-    assert steps.exit_code == 1 and "does not take --steps" in steps.output
+    assert steps.exit_code == 1 and "does not take the setting 'steps'" in steps.output
 
 
 def test_optim_by_name_ignores_the_generators_default_encoder():

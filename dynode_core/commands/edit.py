@@ -6,8 +6,6 @@ import click
 
 from ..params import DEVICE, ComponentName, Propagation, parse_options
 
-TRAJECTORY_FORMAT = "dynode.trajectory/1"
-
 
 def find_trajectory(folder):
     """The ``dynode.trajectory/1`` file that ``dynode fit`` copied into ``folder``."""
@@ -16,6 +14,7 @@ def find_trajectory(folder):
     from safetensors import safe_open
 
     from ..errors import InputError
+    from ..trajectory import FORMAT as TRAJECTORY_FORMAT
 
     for path in sorted(Path(folder).glob("*.safetensors")):
         try:
@@ -88,7 +87,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
               default=None, help="Observed codes [default: the copy in DYN_DIR]; without "
                                  "DYN_DIR only --propagate offset works.")
 @click.option("--fps", type=float, default=None, help="Frame rate of bare code tensors.")
-@click.option("--device", type=DEVICE, default="cpu",
+@click.option("--device", type=DEVICE, default="auto",
               show_default=True, help="Device of the generator and the dynamics.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Edited codes (.safetensors, a dynode trajectory).")

@@ -63,8 +63,7 @@ def build_inverter(name: str | None = None, *, generator_name: str | None = None
         if _accepts(component.factory, key):
             kwargs[key] = value
         elif key not in OPTIONAL:
-            flag = "--" + key.replace("_", "-")
-            raise InputError(f"inverter {component.name!r} does not take {flag}")
+            raise InputError(f"inverter {component.name!r} does not take the setting {key!r}")
     if component.meta.get("needs_encoder") and kwargs.get("encoder") is None:
         names = ", ".join(registry.names("encoders")) or "(none registered)"
         raise InputError(f"inverter {component.name!r} needs an encoder: pass --encoder with a "

@@ -94,12 +94,9 @@ class Bench:
 
             name = "e4e" if default_encoder(config.generator) else "optim"
         self.inverter_name = name
-        try:
-            self.inverter = build_inverter(name, generator_name=config.generator,
-                                           steps=config.inversion_steps, seed=config.seed,
-                                           device=self.device)
-        except InputError as exc:  # name the bench's own option
-            raise InputError(str(exc).replace("--steps", "--inversion-steps")) from None
+        self.inverter = build_inverter(name, generator_name=config.generator,
+                                       steps=config.inversion_steps, seed=config.seed,
+                                       device=self.device)
         self._clips: dict = {}
         self._reference: tuple | None = None
 
