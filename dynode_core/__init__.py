@@ -47,10 +47,11 @@ _PUBLIC = {
     "FrameSink": "video_types",
     "FrameBatch": "video_types",
     "VideoInfo": "video_types",
-    # errors (one root)
+    # errors (one root), and the one validator of numbers users type
     "DynodeError": "errors",
     "InputError": "errors",
     "OutputError": "errors",
+    "check_number": "validate",
     # latent trajectories
     "LatentTrajectory": "trajectory",
     "check_times": "trajectory",

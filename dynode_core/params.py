@@ -59,6 +59,36 @@ def parse_options(items, param_hint: str = "--option") -> dict:
     return out
 
 
+class Number(click.ParamType):
+    """A number checked by :func:`dynode_core.check_number` (finite, of its kind, in its
+    range): ``nan``, ``inf`` or a value out of range exit with code 2 and one line."""
+
+    def __init__(self, kind: type = float, minimum=None, maximum=None, above=None) -> None:
+        self.kind, self.minimum, self.maximum, self.above = kind, minimum, maximum, above
+        self.name = "integer" if kind is int else "number"
+
+    def get_metavar(self, param, ctx=None):  # noqa: D401 - click API
+        return "N" if self.kind is int else "X"
+
+    def convert(self, value, param, ctx):
+        from .errors import InputError
+        from .validate import CEILING, check_number
+
+        if isinstance(value, str):
+            try:
+                value = int(value) if self.kind is int and value.strip().lstrip("+-").isdigit() \
+                    else float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        name = param.opts[0] if param is not None and param.opts else "value"
+        try:
+            return check_number(name, value, kind=self.kind, minimum=self.minimum,
+                                maximum=CEILING if self.maximum is None else self.maximum,
+                                above=self.above)
+        except InputError as exc:
+            self.fail(str(exc).removeprefix("setting "), param, ctx)
+
+
 class Propagation(click.ParamType):
     """A name in :data:`dynode_core.PROPAGATIONS` (checked when given)."""
 

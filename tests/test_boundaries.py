@@ -87,7 +87,7 @@ PUBLIC_API = [
     "Generator", "Inverter", "Dynamics", "Editor", "Aligner", "Alignment", "Tuner",
     "Direction", "Progress", "no_progress", "Executor",
     "VideoReader", "VideoWriter", "FrameSink", "FrameBatch", "VideoInfo",
-    "DynodeError", "InputError", "OutputError",
+    "DynodeError", "InputError", "OutputError", "check_number",
     "LatentTrajectory", "check_times",
     "RunConfig", "run_pipeline", "Stage", "StageOption", "Stages", "result_of",
     "Source", "Output", "Rendered",
@@ -214,13 +214,13 @@ def test_the_cycle_guard_finds_a_cycle():
 
 
 def test_only_the_layers_above_a_run_use_the_run_package_and_only_its_face():
-    """Nothing outside ``run/`` imports a module inside it; ``commands/`` and ``batch/``
+    """Nothing outside ``run/`` imports a module inside it; ``commands/``, ``batch/`` and ``testing/``
     (which run runs) use the package's face, ``dynode_core.run``, and nothing else does."""
     bad = []
     for name, targets in core_import_graph().items():
         if name == "dynode_core.run" or name.startswith("dynode_core.run."):
             continue
-        above = name.startswith(("dynode_core.commands", "dynode_core.batch"))
+        above = name.startswith(("dynode_core.commands", "dynode_core.batch", "dynode_core.testing"))
         for target in targets:
             if target.startswith("dynode_core.run.") or (target == "dynode_core.run"
                                                         and not above):

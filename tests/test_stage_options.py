@@ -42,9 +42,9 @@ def test_a_plugin_stage_option_reaches_the_run_config_and_metrics(tmp_path):
 
 
 @pytest.mark.parametrize("value, message", [
-    (0, "count_limit must be a finite number between 1 and 10, got 0"),
-    (float("nan"), "count_limit must be an integer"),
-    ("3", "count_limit must be an integer, got '3'"),
+    (0, "count_limit must be an integer between 1 and 10, got 0"),
+    (float("nan"), "count_limit must be an integer between 1 and 10, got nan"),
+    ("3", "count_limit must be an integer between 1 and 10, got '3'"),
 ])
 def test_a_bad_stage_setting_fails_before_any_work(tmp_path, value, message):
     with pytest.raises(InputError, match=message):

@@ -81,7 +81,8 @@ def write_crops(source: str, alignment: Alignment, path, *, fps: float, batch_si
 
 
 def align_video(video, aligner: str = "face", *, size: int = 256, out=None,
-                max_frames: int | None = None, face_index: int = 0, smooth_center: float = 1.0,
+                max_frames: int | None = None, face_index: int | None = None,
+                smooth_center: float = 1.0,
                 smooth_axes: float = 3.0, batch_size: int = 16, progress=None) -> Alignment:
     """Align every frame of ``video`` (``aligner``: ``NAME[:OPTION]``); with ``out``, a
     folder, also write ``alignment.safetensors`` / ``alignment.json`` (raw and smoothed
@@ -90,8 +91,11 @@ def align_video(video, aligner: str = "face", *, size: int = 256, out=None,
 
     if int(size) < 8:
         raise InputError(f"--size must be at least 8 pixels, got {size}")
-    built = build_aligner(aligner, face_index=face_index, smooth_center=smooth_center,
+    built = build_aligner(aligner, face_index=face_index or 0, smooth_center=smooth_center,
                           smooth_axes=smooth_axes)
+    if face_index is not None and not built.takes_face_index:
+        raise InputError(f"--face-index applies to --align face (aligners that track faces), "
+                         f"not --align {aligner}")
     if out is not None:
         from .warp import require_cv2
 

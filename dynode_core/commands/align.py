@@ -14,8 +14,9 @@ import click
               help="face, center, box:X,Y,W,H or none (`dynode list aligners`).")
 @click.option("--size", type=click.IntRange(8), default=256, show_default=True,
               help="Side of the aligned crops in pixels.")
-@click.option("--face-index", type=click.IntRange(0), default=0, show_default=True,
-              help="Which face to track: 0 = the largest in the first frame with faces.")
+@click.option("--face-index", type=click.IntRange(0), default=None,
+              help="--align face: which face to track, 0 = the largest in the first frame "
+                   "with faces [0].")
 @click.option("--smooth-center", type=click.FloatRange(0), default=1.0, show_default=True,
               help="Gaussian sigma (frames) over the crop's centre; 0 = off.")
 @click.option("--smooth-axes", type=click.FloatRange(0), default=3.0, show_default=True,

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import click
 
-from ..params import DEVICE, ComponentName, Propagation
+from ..params import DEVICE, ComponentName, Number, Propagation
+from ..run import NUMBERS
+
+
+def number(name: str) -> Number:
+    """The flag type of a numeric run setting, from the run's one table of ranges."""
+    return Number(*NUMBERS[name])
 
 STAGE_PREFIX = "stage__"
 
@@ -26,10 +32,8 @@ def stage_option(option) -> click.Option:
         kind = ComponentName(option.component)
     elif option.choices:
         kind = click.Choice(option.choices)
-    elif option.kind is int:
-        kind = click.IntRange(option.minimum, option.maximum)
-    elif option.kind is float:
-        kind = click.FloatRange(option.minimum, option.maximum)
+    elif option.kind in (int, float):
+        kind = Number(option.kind, option.minimum, option.maximum)
     else:
         kind = kinds[option.kind]
     return click.Option([option.flag, dest], type=kind, default=None, help=option.help)
@@ -57,29 +61,31 @@ class StagedCommand(click.Command):
 @click.option("--encoder", help="Registered encoder name or encoder file.")
 @click.option("--inverter", type=ComponentName("inverters"),
               help="Inverter [hybrid when an encoder exists, else optim].")
-@click.option("--inversion-steps", type=click.IntRange(0), help="Optimisation steps per batch.")
+@click.option("--inversion-steps", type=number("inversion_steps"),
+              help="Optimisation steps per batch.")
 @click.option("--dynamics", type=ComponentName("dynamics"), help="Dynamics model [ode].")
-@click.option("--interpolate", type=click.IntRange(1), help="Frames per input interval [4].")
-@click.option("--extrapolate", type=click.FloatRange(0), help="Seconds past the last frame.")
+@click.option("--interpolate", type=number("interpolate"),
+              help="Frames per input interval [4].")
+@click.option("--extrapolate", type=number("extrapolate"), help="Seconds past the last frame.")
 @click.option("--edit", "edits", multiple=True, help="EDITOR:DIRECTION[:STRENGTH]; repeatable.")
 @click.option("--propagate", type=Propagation(),
               help="How the frame-0 edit reaches every frame [dynamics].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
 @click.option("--audio/--no-audio", default=None,
               help="Keep the input's audio in every full-length output [on].")
-@click.option("--max-frames", type=click.IntRange(2), help="Use only the first N frames.")
+@click.option("--max-frames", type=number("max_frames"), help="Use only the first N frames.")
 @click.option("--gif/--no-gif", default=None,
               help="Also write a GIF preview of every video (at most 256 frames, 256 px).")
 @click.option("-o", "--option", "component_options", multiple=True, metavar="KIND.KEY=VALUE",
               help="A component's option, repeatable: dynamics.iterations=300, "
                    "inverter.lr=0.02, tuner.locality=0.1, generator.network=G.")
-@click.option("--max-output-frames", type=click.IntRange(1),
+@click.option("--max-output-frames", type=number("max_output_frames"),
               help="Refuse outputs longer than this [100000].")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder [dynode-run].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="A config.toml (e.g. from an earlier run); options given here win.")
 @click.option("--device", type=DEVICE, help="auto, cpu or cuda [auto].")
-@click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--seed", type=number("seed"), help="Random seed [0].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier dynode run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars or summary.")

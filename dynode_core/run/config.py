@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import InputError
+from ..validate import check_number
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,6 +23,19 @@ else:  # pragma: no cover
 CONFIG_FORMAT = "dynode.run/2"
 #: Earlier format: stage settings were keys of ``[run]`` (read, never written).
 LEGACY_FORMATS = ("dynode.run/1",)
+#: The numeric settings of a run: (kind, minimum, maximum). The one table the checks,
+#: ``config.toml``, manifests and the ``dynode run`` flags use.
+NUMBERS = {
+    "inversion_steps": (int, 0, 1_000_000),
+    "interpolate": (int, 1, 1_000),
+    "extrapolate": (float, 0, 86_400),  # seconds
+    "max_frames": (int, 2, 100_000_000),
+    "demo_frames": (int, 2, 100_000),
+    "fps": (float, 0.001, 10_000),
+    "seed": (int, 0, 2**32 - 1),
+    "batch_size": (int, 1, 4_096),
+    "max_output_frames": (int, 1, 100_000_000),
+}
 #: Components whose factories take options from ``-o KIND.KEY=VALUE`` / ``[options.KIND]``.
 OPTION_KINDS = ("generator", "inverter", "dynamics", "tuner")
 
@@ -82,10 +96,11 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_types({f.name: getattr(self, f.name) for f in fields(self)})
-        if self.interpolate < 1:
-            raise InputError(f"--interpolate must be >= 1, got {self.interpolate}")
-        if self.extrapolate < 0:
-            raise InputError(f"--extrapolate must be >= 0 seconds, got {self.extrapolate}")
+        for name, (kind, minimum, maximum) in NUMBERS.items():
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, check_number(name, value, kind=kind, minimum=minimum,
+                                                 maximum=maximum))
         if self.crop not in ("center", "none"):
             raise InputError(f"--crop must be 'center' or 'none', got {self.crop!r}")
         self.edits = list(self.edits)

@@ -71,25 +71,20 @@ class StageOption:
 
     def check(self, value: Any, where: str = "") -> Any:
         """``value`` converted to ``kind`` (an int for a float), or a one-line
-        :class:`InputError` naming the setting, the value and what is valid."""
-        import math
-
+        :class:`InputError` naming the setting, the value and what is valid (numbers
+        through :func:`dynode_core.check_number`, the one validator of numbers)."""
         if value is None:
             return None
         kind = self.kind
-        fits = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, fits = float(value), True
-        if not fits:
+        if kind in (int, float):
+            from ..validate import CEILING, check_number
+
+            value = check_number(self.name, value, kind=kind, minimum=self.minimum,
+                                 maximum=CEILING if self.maximum is None else self.maximum,
+                                 where=where)
+        elif not isinstance(value, kind):
             raise InputError(f"{where}setting {self.name} must be {_KINDS.get(kind, kind)}, "
                              f"got {value!r}")
-        if kind in (int, float):
-            low = -math.inf if self.minimum is None else self.minimum
-            high = math.inf if self.maximum is None else self.maximum
-            if not math.isfinite(value) or not low <= value <= high:
-                valid = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
-                raise InputError(f"{where}setting {self.name} must be a finite number "
-                                 f"{valid}, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise InputError(f"{where}setting {self.name} must be one of "
                              f"{', '.join(self.choices)}, got {value!r}")

@@ -14,7 +14,7 @@ import contextlib
 
 import torch
 
-from dynode_core import InputError, resolve_device
+from dynode_core import InputError, check_number, resolve_device
 from dynode_core import Dynamics, Progress, no_progress
 from dynode_core import LatentTrajectory
 
@@ -24,6 +24,32 @@ from .reduced import ReducedSpace
 #: fitting and predicting (None: torch's setting). The reduced models run many
 #: tiny operations, where one thread is fastest and extra threads only spin.
 COMMON_DEFAULTS = {"seed": 0, "device": "cpu", "max_components": 64, "threads": 1}
+#: Numeric options that must be at least 1 (counts), or above 0 (steps, rates,
+#: tolerances); every other number must be finite and >= 0. Checked for every model.
+AT_LEAST_ONE = {"max_components", "threads", "iterations", "width", "depth", "window", "batch",
+                "substeps", "frames_per_step", "calibration_samples", "order"}
+ABOVE_ZERO = {"lr", "rtol", "atol", "dt", "time_budget"}
+
+
+def check_numeric_options(name: str, config: dict, defaults: dict) -> dict:
+    """``config`` with every number checked by the one validator: an option whose default
+    is a number (or None), or that was given a number, must be a finite number in its
+    range (an integer where the default is one). Others (names, tuples) pass through."""
+    checked = dict(config)
+    for key, value in config.items():
+        default = defaults.get(key)
+        numeric_default = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if value is None or isinstance(value, str) or isinstance(value, (tuple, list)):
+            continue
+        if not (numeric_default or default is None or isinstance(value, (int, float))):
+            continue
+        integral = default if numeric_default else value
+        kind = int if isinstance(integral, int) and not isinstance(integral, bool) else float
+        checked[key] = check_number(f"{name} option {key}", value, kind=kind,
+                                    minimum=1 if key in AT_LEAST_ONE else 0,
+                                    above=0 if key in ABOVE_ZERO else None,
+                                    maximum=2**32 - 1 if key == "seed" else 1e9)
+    return checked
 
 
 @contextlib.contextmanager
@@ -83,7 +109,7 @@ class ReducedDynamics(Dynamics):
         if unknown:
             raise InputError(f"{self.component}: unknown option(s) {', '.join(unknown)}; "
                              f"valid options: {', '.join(sorted(valid))}")
-        self.config = {**valid, **options}
+        self.config = check_numeric_options(self.component, {**valid, **options}, valid)
         self.device = torch.device(resolve_device(self.config["device"]))
         self.space: ReducedSpace | None = None
         self.net: torch.nn.Module | None = None

@@ -86,6 +86,9 @@ class NeuralODEDynamics(ReducedDynamics):
                              f"valid: {', '.join(MODES)}")
         if int(self.config["window"]) < 1 or int(self.config["batch"]) < 1:
             raise InputError("ode: window and batch must be at least 1")
+        rank = self.config["rank"]
+        if rank != "auto" and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+            raise InputError(f"ode: rank must be 'auto' or an integer >= 1, got {rank!r}")
         if self.config["order"] not in (1, 2):
             raise InputError(f"ode: order must be 1 or 2, got {self.config['order']!r}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dynode_core import Aligner, Alignment, InputError, no_progress
+from dynode_core import Aligner, Alignment, InputError, check_number, no_progress
 
 from . import ffhq
 
@@ -94,8 +94,9 @@ class FaceAligner(Aligner):
                  smooth_axes: float = 3.0, **_settings) -> None:
         if option:
             raise InputError(f"--align face takes no option, got face:{option}")
-        if int(face_index) < 0 or smooth_center < 0 or smooth_axes < 0:
-            raise InputError("--face-index and the smoothing sigmas must be >= 0")
+        face_index = check_number("face_index", face_index, kind=int, minimum=0, maximum=1000)
+        smooth_center = check_number("smooth_center", smooth_center, minimum=0, maximum=1000)
+        smooth_axes = check_number("smooth_axes", smooth_axes, minimum=0, maximum=1000)
         self.dlib = load_dlib()
         self.model = model_path()
         self.face_index = int(face_index)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dynode_core import Aligner, Alignment, InputError, no_progress
@@ -59,7 +61,8 @@ def parse_box(option) -> tuple[float, float, float, float]:
         values = [float(v) for v in str(option or "").split(",")]
     except ValueError:
         values = []
-    if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[2] <= 0 \
+            or values[3] <= 0:
         raise InputError(f"--align box needs box:X,Y,W,H in frame pixels with W, H > 0, "
                          f"got box:{option or ''}")
     return tuple(values)

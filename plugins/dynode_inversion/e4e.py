@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from dynode_core import InputError
+from dynode_core import InputError, check_number
 from dynode_core import Inverter, no_progress
 
 from .util import generator_device
@@ -39,8 +39,8 @@ class EncoderInverter(Inverter):
             names = ", ".join(get_registry().names("encoders")) or "(none registered)"
             raise InputError(f"the e4e inverter needs an encoder (a file or a registered name: "
                              f"{names})")
-        if int(iterations) < 1:
-            raise ValueError(f"iterations must be at least 1, got {iterations}")
+        iterations = check_number("inverter option iterations", iterations, kind=int,
+                                  minimum=1, maximum=1000)
         from .checkpoint import resolve_encoder
 
         self.source = encoder if isinstance(encoder, str) else type(encoder).__name__

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from dynode_core import Inverter, no_progress
+from dynode_core import InputError, Inverter, check_number, no_progress
 
 from .util import generator_device
 
@@ -47,12 +47,17 @@ class OptimInverter(Inverter):
                  ssim_weight: float = 0.1, pull_weight: float = 0.0, latent_noise: float = 0.0,
                  seed: int = 0):
         if space not in SPACES:
-            raise ValueError(f"unknown space {space!r}; valid: {', '.join(SPACES)}")
-        if int(steps) < 0 or lr <= 0:
-            raise ValueError(f"steps must be >= 0 and lr > 0, got steps={steps}, lr={lr}")
-        self.steps, self.lr, self.space = int(steps), float(lr), space
-        self.ssim_weight, self.pull_weight = float(ssim_weight), float(pull_weight)
-        self.latent_noise, self.seed = float(latent_noise), int(seed)
+            raise InputError(f"unknown space {space!r}; valid: {', '.join(SPACES)}")
+        self.steps = check_number("inverter option steps", steps, kind=int, minimum=0,
+                                  maximum=1_000_000)
+        self.lr = check_number("inverter option lr", lr, above=0, maximum=10)
+        self.space = space
+        self.ssim_weight = check_number("inverter option ssim_weight", ssim_weight, minimum=0)
+        self.pull_weight = check_number("inverter option pull_weight", pull_weight, minimum=0)
+        self.latent_noise = check_number("inverter option latent_noise", latent_noise,
+                                         minimum=0)
+        self.seed = check_number("inverter option seed", seed, kind=int, minimum=0,
+                                 maximum=2**32 - 1)
 
     @property
     def config(self) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from dynode_core import InputError, Tuner, atomic_path, no_progress
+from dynode_core import InputError, Tuner, atomic_path, check_number, no_progress
 
 STATE_FILE = "tune-state.pt"
 
@@ -32,15 +32,21 @@ class PivotalTuner(Tuner):
                  ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
                  locality_radius: float = 0.0, target_psnr: float | None = None,
                  checkpoint_every: int = 100, seed: int = 0, device=None) -> None:
-        if int(steps) < 1 or int(batch) < 1 or float(lr) <= 0:
-            raise InputError("pti needs steps >= 1, batch >= 1 and lr > 0")
-        self.config = {"name": "pti", "steps": int(steps), "lr": float(lr),
-                       "batch": int(batch), "ssim_weight": float(ssim_weight),
-                       "locality": float(locality), "locality_samples": int(locality_samples),
-                       "locality_radius": float(locality_radius),
-                       "target_psnr": None if target_psnr is None else float(target_psnr),
-                       "seed": int(seed)}
-        self.checkpoint_every = int(checkpoint_every)
+        def number(name, value, kind=float, **bounds):
+            return check_number(f"pti option {name}", value, kind=kind, **bounds)
+
+        self.config = {"name": "pti", "steps": number("steps", steps, int, minimum=1),
+                       "lr": number("lr", lr, above=0, maximum=10),
+                       "batch": number("batch", batch, int, minimum=1, maximum=4096),
+                       "ssim_weight": number("ssim_weight", ssim_weight, minimum=0),
+                       "locality": number("locality", locality, minimum=0),
+                       "locality_samples": number("locality_samples", locality_samples, int,
+                                                  minimum=0, maximum=4096),
+                       "locality_radius": number("locality_radius", locality_radius, minimum=0),
+                       "target_psnr": None if target_psnr is None else
+                       number("target_psnr", target_psnr, above=0, maximum=200),
+                       "seed": number("seed", seed, int, minimum=0, maximum=2**32 - 1)}
+        self.checkpoint_every = number("checkpoint_every", checkpoint_every, int, minimum=1)
 
     # ------------------------------------------------------------------ losses
     def _reconstruction(self, images, targets) -> torch.Tensor:
