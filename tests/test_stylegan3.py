@@ -218,3 +218,20 @@ def test_polyphase_filtered_lrelu_equals_the_definition(size, up, down, taps, ra
                          slope=0.2, clamp=4.0)
     assert got.shape == want.shape and (got - want).abs().max() < 1e-10
 
+
+
+def test_gradient_through_the_recomputed_activations_matches_finite_differences():
+    g = load_generator(fixture("t32")).double()
+    gen = torch.Generator().manual_seed(1)
+    w = (g.mean_latent()[None, None] + 0.5 * torch.randn(1, 16, 32, generator=gen,
+                                                          dtype=torch.float64))
+    probe = torch.randn(1, 3, 32, 32, generator=gen, dtype=torch.float64)
+    direction = torch.randn(w.shape, generator=gen, dtype=torch.float64)
+    w.requires_grad_(True)
+    (g.synthesize(w) * probe).sum().backward()
+    eps = 1e-7  # small enough that no leaky ReLU kink lies between the two probes
+    with torch.no_grad():
+        ahead = (g.synthesize(w + eps * direction) * probe).sum()
+        behind = (g.synthesize(w - eps * direction) * probe).sum()
+    numeric = (ahead - behind) / (2 * eps)
+    assert torch.isclose((w.grad * direction).sum(), numeric, rtol=1e-6)

@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .filters import filtered_lrelu
 
@@ -133,6 +134,14 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = self.modulated_conv(x, self.style(w))
+        if torch.is_grad_enabled() and x.requires_grad and not self.torgb:
+            # Keep only the low-rate input for backward and recompute the high-rate
+            # intermediates there: several times less memory when inverting or tuning.
+            return checkpoint(self.activation, x, use_reentrant=False)
+        return self.activation(x)
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        """The filtered leaky ReLU of the convolution's output (bias included)."""
         return filtered_lrelu(x, self.up_filter, self.down_filter, up=self.up, down=self.down,
                               padding=self.padding, gain=1.0 if self.torgb else SQRT2,
                               slope=1.0 if self.torgb else 0.2, clamp=self.clamp)
