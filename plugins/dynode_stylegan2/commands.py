@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import click
 
+from dynode_core.app import ComponentName
+
 
 @click.command("convert")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="Output .safetensors; a JSON with the config and source is written beside it.")
-@click.option("--generator", default="stylegan2", show_default=True,
-              help="Which generator the file holds: stylegan2 or stylegan3.")
+@click.option("--generator", type=ComponentName("generators"), default="stylegan2",
+              show_default=True, help="Which generator the file holds: stylegan2 or stylegan3.")
 @click.option("--network", type=click.Choice(["G_ema", "G"]), default="G_ema", show_default=True,
               help="Which generator of an NVIDIA network pickle (or rosinality g_ema / g).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")

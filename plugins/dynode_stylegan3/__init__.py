@@ -22,7 +22,9 @@ def load_stylegan3(checkpoint=None, device="cpu", network="G_ema"):
                          "network .pkl, a stylegan3-editing .pt or a dynode .safetensors export)")
     from .loader import load_generator
 
-    return load_generator(checkpoint, device=device, network=network)
+    model = load_generator(checkpoint, device=device, network=network)
+    model.name = "stylegan3"
+    return model
 
 
 def convert_stylegan3(source, out, *, network="G_ema", overwrite=False):
