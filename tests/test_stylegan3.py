@@ -235,3 +235,14 @@ def test_gradient_through_the_recomputed_activations_matches_finite_differences(
         behind = (g.synthesize(w - eps * direction) * probe).sum()
     numeric = (ahead - behind) / (2 * eps)
     assert torch.isclose((w.grad * direction).sum(), numeric, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_input_transform_builds_the_fixture_transform(name):
+    import json
+
+    from dynode_stylegan3.transform import input_transform
+
+    meta = json.loads(fixture(name, "meta.json").read_text())["transform"]
+    built = input_transform(meta["translate"], meta["angle_deg"])
+    assert (built - expected(name)["transform"]).abs().max() <= 1e-6
