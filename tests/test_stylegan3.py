@@ -246,3 +246,14 @@ def test_input_transform_builds_the_fixture_transform(name):
     meta = json.loads(fixture(name, "meta.json").read_text())["transform"]
     built = input_transform(meta["translate"], meta["angle_deg"])
     assert (built - expected(name)["transform"]).abs().max() <= 1e-6
+
+
+def test_transform_file_of_the_wrong_length_is_refused_before_loading(tmp_path):
+    traj = tmp_path / "codes.safetensors"
+    LatentTrajectory(times=[0.0, 0.04, 0.08], latents=torch.zeros(3, 16, 32), space="w+").save(traj)
+    tfile = tmp_path / "t.npy"
+    np.save(tfile, np.stack([np.eye(3, dtype=np.float32)] * 2))
+    proc = run_dynode("render", str(traj), "--generator", "stylegan3", "--checkpoint",
+                      str(tmp_path / "absent.pkl"), "--transform", str(tfile), "--out",
+                      str(tmp_path / "o.png"))
+    one_line_error(proc, "--transform must hold", "for 3 frames", "(2, 3, 3)")
