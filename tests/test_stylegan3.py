@@ -257,3 +257,10 @@ def test_transform_file_of_the_wrong_length_is_refused_before_loading(tmp_path):
                       str(tmp_path / "absent.pkl"), "--transform", str(tfile), "--out",
                       str(tmp_path / "o.png"))
     one_line_error(proc, "--transform must hold", "for 3 frames", "(2, 3, 3)")
+
+
+def test_stylegan2_pickle_through_stylegan3_points_to_stylegan2(tmp_path):
+    pkl = fixture_path("stylegan2-nvidia", "network-snapshot.pkl")
+    proc = run_dynode("generate", "--generator", "stylegan3", "--checkpoint", str(pkl), "-n", "1",
+                      "--out", str(tmp_path / "g.png"))
+    one_line_error(proc, "not a StyleGAN3 network pickle", "--generator stylegan2")

@@ -105,8 +105,11 @@ def config_from_pickle(G, path) -> dict:
     """The table of a pickled NVIDIA StyleGAN3 generator (``PickledModule``), read from the
     attributes each layer stores (sizes, factors, padding), never recomputed."""
     mods = G.modules
-    if "mapping" not in mods or "synthesis" not in mods or "input" not in mods["synthesis"].modules:
+    if "mapping" not in mods or "synthesis" not in mods:
         raise InputError(f"{path}: network {G.class_name} is not a StyleGAN3 generator")
+    if "input" not in mods["synthesis"].modules:
+        raise InputError(f"{path} is not a StyleGAN3 network pickle (its synthesis network has "
+                         "no Fourier input; a StyleGAN2 one? load it with --generator stylegan2)")
     if G.attr("c_dim", 0):
         raise InputError(f"{path}: class-conditional StyleGAN3 (c_dim {G.attr('c_dim')}) is not "
                          "supported")
