@@ -54,6 +54,9 @@ class StyleGAN3Generator(Generator):
         super().__init__()
         if config.get("c_dim", 0):
             raise InputError("class-conditional StyleGAN3 networks (c_dim > 0) are not supported")
+        if config["z_dim"] != config["w_dim"]:
+            raise InputError(f"z_dim {config['z_dim']} differs from w_dim {config['w_dim']}; "
+                             "dynode's mapping takes z of the width of w")
         self.config = config
         self.latent_dim = int(config["w_dim"])
         self.num_ws = len(config["layers"]) + 1
