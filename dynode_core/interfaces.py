@@ -49,6 +49,10 @@ class Generator(abc.ABC, torch.nn.Module):
     #: and the layers' names; ``None`` when the generator does not say.
     style_layer_ws: list[int] | None = None
     style_layer_names: list[str] | None = None
+    #: Whether :meth:`synthesize` takes ``transform``: a (3, 3) or per-sample (N, 3, 3)
+    #: inverse image transform of its input (StyleGAN3's ``synthesis.input.transform``),
+    #: which moves and turns the image without changing the code.
+    takes_transform: bool = False
 
     @abc.abstractmethod
     def mean_latent(self) -> torch.Tensor:
@@ -63,7 +67,8 @@ class Generator(abc.ABC, torch.nn.Module):
         """Render W (N, D) or W+ (N, num_ws, D) codes to images (N, 3, H, W) in [-1, 1].
 
         ``noise_mode``: ``const`` (stored noise; use for video), ``random`` or ``none``.
-        Gradients flow to ``w``.
+        Gradients flow to ``w``. A generator that declares :attr:`takes_transform` also
+        takes ``transform=`` (see there).
         """
 
     def styles(self, w: torch.Tensor) -> list[torch.Tensor]:

@@ -27,6 +27,7 @@ from .registry import KINDS, Component, Registry
 DEFAULT_PLUGINS = (
     "dynode_video",
     "dynode_stylegan2",
+    "dynode_stylegan3",
     "dynode_dynamics",
     "dynode_shapes",
     "dynode_editors",

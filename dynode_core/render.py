@@ -24,16 +24,19 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 
 def render_batches(generator, codes: torch.Tensor, *, batch_size: int = 16,
-                   noise_mode: str = "const", progress: Progress = no_progress
-                   ) -> Iterator[np.ndarray]:
+                   noise_mode: str = "const", transforms: torch.Tensor | None = None,
+                   progress: Progress = no_progress) -> Iterator[np.ndarray]:
     """Render codes (N, L, D) in batches with ``noise_mode`` (``const`` for video:
-    no flicker); yields (B, H, W, 3) uint8 arrays."""
+    no flicker); yields (B, H, W, 3) uint8 arrays. ``transforms`` (N, 3, 3): one input
+    transform per code, for generators that declare ``takes_transform``."""
     device = next(generator.parameters()).device
     total = int(codes.shape[0])
     with torch.no_grad():
         for start in range(0, total, batch_size):
             batch = codes[start:start + batch_size].to(device)
-            yield to_uint8(generator.synthesize(batch, noise_mode=noise_mode))
+            extra = {} if transforms is None else {
+                "transform": transforms[start:start + batch_size].to(device)}
+            yield to_uint8(generator.synthesize(batch, noise_mode=noise_mode, **extra))
             progress(len(batch), total=total)
 
 
@@ -87,13 +90,37 @@ def _write_png_frames(folder: Path, batches) -> Path:
     return folder
 
 
+def read_transforms(path, count: int) -> torch.Tensor:
+    """(count, 3, 3) float32 input transforms from a ``.npy``/``.pt`` file (or a
+    ``.safetensors`` with one tensor ``transform``) holding (3, 3) or (count, 3, 3)."""
+    from .io import InputError, load_tensor_file, read_safetensors
+
+    path = Path(path)
+    what = "input transforms, (3, 3) or (frames, 3, 3)"
+    if path.suffix == ".safetensors":
+        tensors, _ = read_safetensors(path)
+        value = tensors.get("transform")
+    else:
+        value = load_tensor_file(path, what)
+    if not isinstance(value, torch.Tensor) or value.shape[-2:] != (3, 3) \
+            or value.dim() not in (2, 3) or (value.dim() == 3 and value.shape[0] != count):
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise InputError(f"{path}: --transform must hold {what} for {count} frames, got {shape}")
+    value = value.float()
+    if not bool(torch.isfinite(value).all()):
+        raise InputError(f"{path}: --transform holds NaN or inf")
+    return value.expand(count, 3, 3) if value.dim() == 2 else value
+
+
 def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
                     device: str = "auto", batch_size: int = 16, overwrite: bool = False,
-                    generator_delta=None) -> Path:
+                    generator_delta=None, transform=None) -> Path:
     """Render a codes file to ``out``: ``.mp4``/``.gif`` video, ``.png`` contact sheet,
     or a folder of lossless PNG frames. Frames use ``const`` noise. ``generator_delta``:
-    a tuned generator's delta file (``tuned.safetensors``) applied to the generator."""
-    from .io import OutputError
+    a tuned generator's delta file (``tuned.safetensors``) applied to the generator.
+    ``transform``: a file of per-frame input transforms (:func:`read_transforms`), for a
+    generator that declares ``takes_transform`` (StyleGAN3)."""
+    from .io import InputError, OutputError
     from .plugins import get_registry
     from .device import resolve_device
     from .trajectory import LatentTrajectory
@@ -103,6 +130,7 @@ def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise OutputError(f"{out} exists; choose another --out or pass --overwrite")
     traj = LatentTrajectory.load(latents)
+    transforms = None if transform is None else read_transforms(transform, len(traj.latents))
     model = get_registry().create("generators", generator, checkpoint=checkpoint,
                                   device=resolve_device(device))
     if generator_delta is not None:
@@ -113,8 +141,11 @@ def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
         raise OutputError(f"{latents} holds codes of shape (L={traj.num_layers}, "
                           f"D={traj.dim}) but generator '{generator}' takes "
                           f"(L=1 or {model.num_ws}, D={model.latent_dim})")
+    if transforms is not None and not model.takes_transform:
+        raise InputError(f"generator '{generator}' takes no input transform (--transform); "
+                         "StyleGAN3 generators do")
     rate = fps or float(traj.meta.get("fps") or 25.0)
-    batches = render_batches(model, traj.latents, batch_size=batch_size)
+    batches = render_batches(model, traj.latents, batch_size=batch_size, transforms=transforms)
     if out.suffix.lower() == ".png":
         return contact_sheet([(out.stem[:14], np.concatenate(list(batches)))], out)
     if out.suffix == "":

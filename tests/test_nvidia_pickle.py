@@ -207,7 +207,8 @@ def test_stylegan3_pickle_is_refused_in_one_line(tmp_path):
     path = tmp_path / "stylegan3-r.pkl"
     dump({"G": g, "D": module("Discriminator"), "G_ema": g}, path)
     proc = run_dynode(*generate_args(path, tmp_path / "g.png"))
-    assert_one_line_error(proc, "StyleGAN3 networks are not supported yet")
+    assert_one_line_error(proc, "is a StyleGAN3 network pickle, not StyleGAN2: load it with "
+                                "--generator stylegan3")
 
 
 def test_tensorflow_pickle_is_refused_in_one_line(tmp_path):

@@ -21,15 +21,18 @@ from ..params import DEVICE, ComponentName
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--generator-delta", type=click.Path(dir_okay=False),
               help="A tuned generator's delta (tuned.safetensors from --tune / dynode tune).")
+@click.option("--transform", type=click.Path(exists=True, dir_okay=False),
+              help="Per-frame input transforms (.npy/.pt/.safetensors, (3, 3) or (frames, 3, 3)) "
+                   "for generators that take one (stylegan3): the inverse image transform.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def render(latents, generator, checkpoint, out, fps, device, batch_size, generator_delta,
-           overwrite):
+           transform, overwrite):
     """Render codes (a trajectory file, or the output of interpolate / edit) to frames."""
     from ..render import write_rendering
 
     path = write_rendering(latents, out, generator=generator, checkpoint=checkpoint, fps=fps,
                            device=device, batch_size=batch_size, overwrite=overwrite,
-                           generator_delta=generator_delta)
+                           generator_delta=generator_delta, transform=transform)
     click.echo(f"wrote {path}")
 
 

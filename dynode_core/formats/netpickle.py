@@ -1,11 +1,12 @@
-"""Read NVIDIA stylegan2-ada-pytorch network pickles as plain data, running nothing from them.
+"""Read NVIDIA network pickles (stylegan2-ada-pytorch, StyleGAN3) as plain data, running
+nothing from them.
 
 A network pickle (``network-snapshot-*.pkl``, ``ffhq.pkl``) is a pickled dict
 ``{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'}`` whose networks are calls of
 ``torch_utils.persistence._reconstruct_persistent_obj(meta)``; ``meta['module_src']`` is
 Python source that NVIDIA's own loader executes. Here a :class:`pickle.Unpickler` whose
 ``find_class`` knows only the globals such files need (tensor and storage rebuilding, plain
-containers, NumPy scalars) turns every persistent object into a :class:`PickledModule`:
+containers, NumPy scalars and numeric NumPy arrays) turns every persistent object into a :class:`PickledModule`:
 the class name and the module's ``state`` (parameters, buffers, submodules, attributes).
 ``module_src`` is dropped unread and no other global is ever imported. The file is read as a
 stream, so the peak memory is about the file's bytes plus its tensors.
@@ -117,6 +118,52 @@ def _numpy_scalar(dtype, data=None):
     return np.frombuffer(data, dtype=dtype)[0]
 
 
+#: The largest NumPy array a network pickle may hold (StyleGAN3 keeps only sizes there).
+MAX_ARRAY_BYTES = 1 << 24
+NUMERIC_KINDS = "biuf"
+
+
+class _NdarrayName:
+    """What ``numpy.ndarray`` resolves to: a name for :func:`_reconstruct_array`, never a
+    constructor (calling it fails)."""
+
+    def __repr__(self):
+        return "numpy.ndarray"
+
+
+NDARRAY = _NdarrayName()
+
+
+class GuardedArray(np.ndarray):
+    """An ndarray from a pickle, filled only from a numeric dtype, a plain shape and raw
+    bytes of exactly the right length (no object arrays, bounded size)."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("an ndarray state that is not (shape, dtype, order, data)")
+        shape, dtype, fortran, data = state[-4:]
+        if not isinstance(dtype, np.dtype) or dtype.hasobject or dtype.kind not in NUMERIC_KINDS \
+                or dtype.fields is not None or dtype.subdtype is not None:
+            raise pickle.UnpicklingError(f"an ndarray of dtype {dtype!r} (only numbers are read)")
+        if not isinstance(shape, tuple) or not all(type(n) is int and 0 <= n for n in shape) \
+                or len(shape) > 8:
+            raise pickle.UnpicklingError(f"an ndarray of shape {shape!r}")
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if size > MAX_ARRAY_BYTES or not isinstance(data, bytes) or len(data) != size \
+                or not isinstance(fortran, bool):
+            raise pickle.UnpicklingError(f"an ndarray whose data is not {size} bytes "
+                                         f"(at most {MAX_ARRAY_BYTES})")
+        super().__setstate__(state)
+
+
+def _reconstruct_array(subtype, shape, typecode):
+    """``numpy.core.multiarray._reconstruct``: an empty :class:`GuardedArray` that the
+    pickle's BUILD then fills through :meth:`GuardedArray.__setstate__`."""
+    if subtype is not NDARRAY or shape != (0,) or typecode not in (b"b", "b"):
+        raise pickle.UnpicklingError("an ndarray reconstruction other than numpy's own")
+    return np.ndarray.__new__(GuardedArray, (0,), np.int8)
+
+
 def _latin1(text, encoding="latin1"):
     if not isinstance(text, str) or encoding != "latin1":
         raise pickle.UnpicklingError("_codecs.encode outside the bytes of protocol 2")
@@ -124,7 +171,9 @@ def _latin1(text, encoding="latin1"):
 
 
 # The globals of NVIDIA's files (see ../shared/fixtures/stylegan2-nvidia/README.md), plus
-# builtins.set and _codecs.encode, which protocols 2 and 3 use for sets and bytes.
+# builtins.set and _codecs.encode, which protocols 2 and 3 use for sets and bytes, and the
+# ndarrays of StyleGAN3 files (../shared/fixtures/stylegan3-nvidia/README.md), under the
+# module names of NumPy 2.x (numpy._core) and 1.x (numpy.core).
 ALLOWED = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent,
     ("dnnlib.util", "EasyDict"): _EasyDict,
@@ -135,6 +184,9 @@ ALLOWED = {
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy", "dtype"): np.dtype,
+    ("numpy", "ndarray"): NDARRAY,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_array,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_array,
     ("builtins", "set"): set,
     ("__builtin__", "set"): set,  # protocol 2 as Python 3 writes it
     ("_codecs", "encode"): _latin1,
@@ -204,7 +256,7 @@ def read_network_pickle(path) -> dict:
     if not isinstance(obj, dict) or not any(isinstance(v, PickledModule) for v in obj.values()):
         kind = f"a dict with keys {', '.join(map(str, list(obj)[:6]))}" if isinstance(obj, dict) \
             else f"a {type(obj).__name__}"
-        raise InputError(f"{path} is not a StyleGAN2 network pickle: it holds {kind}")
+        raise InputError(f"{path} is not an NVIDIA network pickle: it holds {kind}")
     return obj
 
 

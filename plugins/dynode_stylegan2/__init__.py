@@ -35,12 +35,19 @@ def load_stylegan2(checkpoint=None, device="cpu", network="G_ema", model_name=No
     return model.declare(name=model_name, directions=directions)
 
 
+def convert_stylegan2(source, out, *, network="G_ema", overwrite=False):
+    """Converter: a StyleGAN2 checkpoint to dynode's safetensors + JSON (``dynode convert``)."""
+    from .loader import convert_checkpoint
+
+    return convert_checkpoint(source, out, network=network, overwrite=overwrite)
+
+
 @hookimpl
 def register_generators(register):
     """The ``stylegan2`` generator (needs ``--checkpoint``)."""
     register("stylegan2", load_stylegan2,
              description="StyleGAN2 from a rosinality .pt, NVIDIA .pkl or dynode .safetensors "
-                         "checkpoint", needs_checkpoint=True)
+                         "checkpoint", needs_checkpoint=True, converter=convert_stylegan2)
 
 
 @hookimpl

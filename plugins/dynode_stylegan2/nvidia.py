@@ -22,7 +22,8 @@ import torch
 
 from dynode_core import InputError
 
-SG3_MESSAGE = "is a StyleGAN3 network pickle: StyleGAN3 networks are not supported yet"
+SG3_MESSAGE = ("is a StyleGAN3 network pickle, not StyleGAN2: load it with "
+               "--generator stylegan3")
 
 
 def _is_stylegan3(G) -> bool:
