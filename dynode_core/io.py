@@ -118,10 +118,20 @@ def check_format(meta: dict, expected: str, path, what: str, *, allow_missing: b
     raise InputError(f"{path}: format {found!r} is not {what} this version reads ({expected})")
 
 
-def config_of(meta: dict) -> dict | None:
-    """The ``config`` of a header (a JSON string) or of a sidecar (a dict)."""
+def config_of(meta: dict, path=None) -> dict | None:
+    """The ``config`` of a header (a JSON string) or of a sidecar (a dict); a config that
+    is not a JSON object is one :class:`InputError` naming ``path``."""
     config = meta.get("config")
-    return json.loads(config) if isinstance(config, str) else config
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError as exc:
+            raise InputError(f"{path or 'the file'}: its config is not valid JSON "
+                             f"({exc})") from None
+    if config is not None and not isinstance(config, dict):
+        raise InputError(f"{path or 'the file'}: its config is a {type(config).__name__}, "
+                         "not a JSON object")
+    return config
 
 
 def write_safetensors(path, tensors: dict, *, fmt: str, config: dict | None = None,

@@ -69,9 +69,13 @@ def read_generator_delta(path) -> tuple[dict[str, torch.Tensor], dict]:
         raise InputError(f"generator delta {path} does not exist")
     tensors, meta = read_safetensors(path)
     check_format(meta, FORMAT, path, "a generator delta")
-    config = config_of(meta) or {}
-    if "base_sha256" not in config:
-        raise InputError(f"{path}: the delta does not name its base generator")
+    config = config_of(meta, path) or {}
+    base = config.get("base_sha256")
+    if not isinstance(base, str) or len(base) != 64:
+        raise InputError(f"{path}: the delta does not name its base generator (base_sha256, "
+                         f"a SHA-256 hex digest; got {base!r})")
+    if not isinstance(config.get("tuner", {}), dict):
+        raise InputError(f"{path}: the delta's tuner config is not a JSON object")
     return tensors, config
 
 

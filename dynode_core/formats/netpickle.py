@@ -60,11 +60,20 @@ class PickledModule:
         return self.state.get(name, default)
 
     def named_modules(self, prefix: str = ""):
-        """(dotted name, module) for this module and all submodules, depth first."""
-        yield prefix.rstrip("."), self
-        for name, child in self.modules.items():
-            if isinstance(child, PickledModule):
-                yield from child.named_modules(f"{prefix}{name}.")
+        """(dotted name, module) for this module and all submodules, depth first; a module
+        shared by several parents comes once, under its first name (as torch does)."""
+        seen: set[int] = set()
+        stack = [(prefix.rstrip("."), self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{key}" if name else key, child)
+                        for key, child in module.modules.items()
+                        if isinstance(child, PickledModule)]
+            stack.extend(reversed(children))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Parameters and persistent buffers of the module tree, under dotted names."""
@@ -257,7 +266,60 @@ def read_network_pickle(path) -> dict:
         kind = f"a dict with keys {', '.join(map(str, list(obj)[:6]))}" if isinstance(obj, dict) \
             else f"a {type(obj).__name__}"
         raise InputError(f"{path} is not an NVIDIA network pickle: it holds {kind}")
+    for network in obj.values():
+        if isinstance(network, PickledModule):
+            problem = _structure_problem(network)
+            if problem:
+                raise InputError(f"{path}: not a well-formed network pickle: {problem}")
     return obj
+
+
+#: Bounds of a module graph: nesting depth and modules per network (StyleGAN3 at 1024 px
+#: has a few hundred; a pickle beyond these is refused rather than walked).
+MAX_DEPTH, MAX_MODULES = 64, 100_000
+
+
+def _module_problem(name: str, module: PickledModule) -> str | None:
+    """What is wrong with one module's state, or None."""
+    state = module.state
+    for key in ("_modules", "_parameters", "_buffers"):
+        value = state.get(key)
+        if value is not None and not isinstance(value, dict):
+            return f"{name or 'the network'}.{key} is a {type(value).__name__}, not a dict"
+        for item, entry in (value or {}).items():
+            allowed = (PickledModule,) if key == "_modules" else (torch.Tensor,)
+            if not isinstance(item, str) or not (entry is None or isinstance(entry, allowed)):
+                return f"{name or 'the network'}.{key}[{item!r}] is a {type(entry).__name__}"
+    return None
+
+
+def _structure_problem(network: PickledModule) -> str | None:
+    """A cycle, a graph beyond the bounds, or a malformed module; None when well formed.
+    Each module is visited once (shared submodules are not walked again)."""
+    done: set[int] = set()
+    path: set[int] = set()
+    stack = [("", network, 0, False)]
+    while stack:
+        name, module, depth, leaving = stack.pop()
+        if leaving:
+            path.discard(id(module))
+            continue
+        if id(module) in path:
+            return f"its module graph has a cycle at {name}"
+        if id(module) in done:
+            continue
+        if depth > MAX_DEPTH or len(done) >= MAX_MODULES:
+            return f"its module graph is deeper than {MAX_DEPTH} or larger than {MAX_MODULES:,}"
+        problem = _module_problem(name, module)
+        if problem:
+            return problem
+        done.add(id(module))
+        path.add(id(module))
+        stack.append((name, module, depth, True))
+        for key, child in (module.state.get("_modules") or {}).items():
+            if isinstance(child, PickledModule):
+                stack.append((f"{name}.{key}" if name else key, child, depth + 1, False))
+    return None
 
 
 def load_network(path, network: str = "G_ema") -> PickledModule:

@@ -144,7 +144,7 @@ def load_safetensors(path) -> StyleEncoder:
     tensors, meta = read_safetensors(path)
     check_format(meta, FORMAT, path, "an encoder")
     try:
-        config = EncoderConfig.from_dict(config_of(meta) or {})
+        config = EncoderConfig.from_dict(config_of(meta, path) or {})
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: bad encoder config ({exc})") from None
     state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}

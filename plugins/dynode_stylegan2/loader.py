@@ -125,7 +125,7 @@ def _unpack(obj, path: Path, network: str = "G_ema"):
 def _read_safetensors(path: Path):
     state, meta = read_safetensors(path)
     check_format(meta, FORMAT, path, "a StyleGAN2 generator", allow_missing=True)
-    return state, config_of(meta)
+    return state, config_of(meta, path)
 
 
 def read_checkpoint(path, network: str = "G_ema"):

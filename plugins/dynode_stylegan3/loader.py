@@ -61,7 +61,7 @@ def read_checkpoint(path, network: str = "G_ema") -> tuple[dict, dict]:
     if path.suffix == ".safetensors":
         state, meta = read_safetensors(path)
         check_format(meta, FORMAT, path, "a StyleGAN3 generator")
-        return state, config_of(meta)
+        return state, config_of(meta, path)
     if is_network_pickle(path):
         return _from_pickle(path, network)
     state = _unpack(load_tensor_file(path, "a StyleGAN3 checkpoint"), path, network)
