@@ -112,6 +112,15 @@ def read_transforms(path, count: int) -> torch.Tensor:
     return value.expand(count, 3, 3) if value.dim() == 2 else value
 
 
+def names_folder(out) -> bool:
+    """Whether an ``--out`` means a folder: a trailing slash, an existing folder, or no
+    suffix (``frames_0.7/`` is a folder even though ``.7`` looks like a suffix)."""
+    import os
+
+    text = str(out)
+    return text.endswith(("/", os.sep)) or Path(text).is_dir() or Path(text).suffix == ""
+
+
 def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
                     device: str = "auto", batch_size: int = 16, overwrite: bool = False,
                     generator_delta=None, transform=None) -> Path:
@@ -126,9 +135,14 @@ def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
     from .trajectory import LatentTrajectory
     from .video import write_video
 
+    folder = names_folder(out)
     out = Path(out)
     if out.exists() and not overwrite and not (out.is_dir() and not any(out.iterdir())):
         raise OutputError(f"{out} exists; choose another --out or pass --overwrite")
+    if not folder and out.suffix.lower() != ".png":
+        from .video import check_writable_video
+
+        check_writable_video(out)  # an unknown type fails before the generator loads
     traj = LatentTrajectory.load(latents)
     transforms = None if transform is None else read_transforms(transform, len(traj.latents))
     model = get_registry().create("generators", generator, checkpoint=checkpoint,
@@ -148,6 +162,6 @@ def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
     batches = render_batches(model, traj.latents, batch_size=batch_size, transforms=transforms)
     if out.suffix.lower() == ".png":
         return contact_sheet([(out.stem[:14], np.concatenate(list(batches)))], out)
-    if out.suffix == "":
+    if folder:
         return _write_png_frames(out, batches)
     return write_video(out, batches, fps=rate)

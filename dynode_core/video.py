@@ -51,6 +51,11 @@ def _component_for(kind: str, path: Path, *, directory: bool = False):
                      f"supported: {_supported(kind)}")
 
 
+def check_writable_video(path: PathLike) -> None:
+    """Refuse, before any work, a path no registered video writer handles."""
+    _component_for("video_writers", Path(path))
+
+
 def is_scheme_source(path: PathLike) -> bool:
     """Whether ``path`` is a ``NAME:...`` source a registered reader renders (e.g.
     ``world:circle:64``) rather than a file."""

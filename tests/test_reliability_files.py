@@ -119,3 +119,92 @@ def test_a_junk_delta_file_is_one_line(tmp_path):
     path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{junk!!}" + bytes(64))
     with pytest.raises(InputError, match="tuned.safetensors"):
         read_generator_delta(path)
+
+
+# ------------------------------------------------------------------ batch manifests
+def test_a_csv_manifest_saved_with_a_bom_is_read(tmp_path):
+    from dynode_core.app import read_manifest
+
+    path = tmp_path / "m.csv"
+    path.write_bytes("input,interpolate\nworld:circle:6,2\n".encode("utf-8-sig"))
+    [entry] = read_manifest(path)
+    assert entry.config.input == "world:circle:6" and entry.config.interpolate == 2
+
+
+def test_a_video_never_runs_in_a_folder_named_like_the_batchs_own_files(tmp_path):
+    from dynode_core.app import read_manifest
+
+    clip = tmp_path / "index.html.mp4"
+    clip.write_bytes(b"")
+    (tmp_path / "batch.json.mp4").write_bytes(b"")
+    path = tmp_path / "m.csv"
+    path.write_text("input\nindex.html.mp4\nbatch.json.mp4\n")
+    names = [entry.name for entry in read_manifest(path)]
+    assert names == ["index.html-video", "batch.json-video"]
+    path.write_text("input,name\nindex.html.mp4,index.html\n")
+    with pytest.raises(InputError, match="one of the batch's own files"):
+        read_manifest(path)
+
+
+def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
+    from dynode_core.batch.driver import BATCH_LOCK
+    from dynode_core.run import RunLock
+    from conftest import run_dynode
+
+    (tmp_path / "m.toml").write_text('[[video]]\ninput = "world:circle:4"\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    held = RunLock(out, BATCH_LOCK, "batch folder")  # as a running batch holds it
+    try:
+        proc = run_dynode("batch", str(tmp_path / "m.toml"), "--out", str(out), "--resume")
+    finally:
+        held.release()
+    assert proc.returncode != 0 and "batch folder" in proc.stderr and "in use" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (out / "world-circle-4").exists()
+
+
+# ------------------------------------------------------------------ output paths
+def test_render_to_a_folder_whose_name_has_a_dot(tmp_path):
+    from conftest import run_dynode
+
+    codes = tmp_path / "codes.safetensors"
+    from dynode_core import LatentTrajectory
+
+    generator = get_registry().create("generators", "shapes64")
+    LatentTrajectory(torch.tensor([0.0, 0.1]), generator.mean_latent().expand(2, generator.num_ws, -1)
+                     .clone()).save(codes)
+    proc = run_dynode("render", str(codes), "--out", str(tmp_path / "frames_0.7") + "/")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "frames_0.7").iterdir()) == \
+        ["frame_00000.png", "frame_00001.png"]
+
+
+def test_align_never_writes_into_a_folder_that_is_not_its_own(tmp_path):
+    from conftest import run_dynode
+
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "aligned.mp4").write_bytes(b"my own file")
+    clip = tmp_path / "clip.gif"
+    from dynode_core import write_video
+    import numpy as np
+
+    write_video(clip, np.zeros((3, 32, 32, 3), np.uint8), fps=5)
+    for extra in ([], ["--overwrite"]):
+        proc = run_dynode("align", str(clip), "--align", "center", "--out", str(mine), *extra)
+        assert proc.returncode != 0 and "not a dynode align output" in proc.stderr
+    assert (mine / "aligned.mp4").read_bytes() == b"my own file"
+
+
+def test_tune_refuses_a_wrong_suffix_before_any_work(tmp_path):
+    from conftest import run_dynode
+
+    proc = run_dynode("tune", str(tmp_path / "missing.safetensors"), "--frames", "world:circle:4",
+                      "--out", str(tmp_path / "tuned.pt"))
+    assert proc.returncode != 0  # the codes file is missing too: click checks it first
+    codes = tmp_path / "codes.safetensors"
+    codes.write_bytes(b"not looked at")
+    proc = run_dynode("tune", str(codes), "--frames", "world:circle:4",
+                      "--out", str(tmp_path / "tuned.pt"))
+    assert proc.returncode != 0 and ".safetensors" in proc.stderr, proc.stderr
+    assert not (tmp_path / "tuned.pt").exists()

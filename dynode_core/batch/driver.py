@@ -15,6 +15,10 @@ from ..errors import OutputError
 from .jobs import BatchJob, JobResult
 from .manifest import BatchEntry, read_manifest
 from ..run import RUN_MARKER as MARKER
+from ..run import RunLock
+
+#: The batch folder's lock file (a second ``dynode batch`` on the folder is refused).
+BATCH_LOCK = ".dynode-batch.lock"
 from .summary import BATCH_FILE, BatchSummary, stage_line
 
 
@@ -97,6 +101,16 @@ def run_batch(manifest, out, *, executor: str = "local", workers: int | None = N
     runner = create_executor(executor, workers=workers, address=address) if jobs else None
     folder = Path(out).absolute()
     folder.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(folder, BATCH_LOCK, "batch folder")  # one writer, as for run folders
+    try:
+        return _run_jobs(manifest, folder, entries, jobs, skipped, runner, executor, started,
+                         progress, verbose, console)
+    finally:
+        lock.release()
+
+
+def _run_jobs(manifest, folder, entries, jobs, skipped, runner, executor, started, progress,
+              verbose, console) -> BatchSummary:
     summary = BatchSummary(folder, str(manifest), executor,
                            workers=runner.workers if runner else 0,
                            threads=runner.threads if runner else None, results=list(skipped))

@@ -57,6 +57,8 @@ FORBIDDEN = {"out": "the batch puts each run in --out/NAME",
 COMPONENT_FIELDS = {"generator": "generators", "dynamics": "dynamics", "inverter": "inverters"}
 PATH_FIELDS = ("input", "checkpoint")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Names of what the batch itself writes in its folder: no video's run folder takes one.
+RESERVED = {"batch.json", "index.html", "thumbnails", ".dynode-batch.lock"}
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def _from_text(key: str, text: str, tp):
 
 def _load_toml(path: Path) -> tuple[dict, list[dict]]:
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not valid TOML: {exc}") from None
     videos = doc.pop("video", None)
@@ -140,7 +142,10 @@ def _load_toml(path: Path) -> tuple[dict, list[dict]]:
 
 
 def _load_csv(path: Path) -> tuple[dict, list[dict]]:
-    lines = path.read_text().splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM, as Excel writes
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text: {exc}") from None
     head = [line[1:] for line in lines if line.startswith("#")]
     body = [line for line in lines if not line.startswith("#") and line.strip()]
     try:
@@ -166,7 +171,8 @@ def _default_name(config: RunConfig) -> str:
 
     source = config.source()
     stem = source if is_scheme_source(source) else Path(source).stem or Path(source).name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "video"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "video"
+    return f"{name}-video" if name.lower() in RESERVED else name
 
 
 def _resolve_path(value: str, base: Path) -> str:
@@ -222,6 +228,9 @@ def _entry(raw: dict, defaults: dict, base: Path) -> BatchEntry:
     name = _default_name(config) if name is None else name
     if not isinstance(name, str) or not NAME.match(name):
         raise InputError(f"name must be a folder name ([A-Za-z0-9._-]), got {name!r}")
+    if name.lower() in RESERVED:
+        raise InputError(f"name {name!r} is one of the batch's own files "
+                         f"({', '.join(sorted(RESERVED))}); choose another")
     return BatchEntry(name, config)
 
 

@@ -33,7 +33,13 @@ def align(video, out, aligner, size, face_index, smooth_center, smooth_axes, max
     from ..alignment import align_video
     from ..errors import InputError
 
-    target = Path(out) / "alignment.json"
+    folder = Path(out)
+    target = folder / "alignment.json"
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {folder} is a file; give a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not target.exists():
+        raise InputError(f"--out {folder} holds files that are not a dynode align output; "
+                         "choose a new or empty folder (nothing in it was touched)")
     if target.exists() and not overwrite:
         raise InputError(f"{target} exists; pass --overwrite to replace it")
     result = align_video(video, aligner, size=size, out=out, max_frames=max_frames,

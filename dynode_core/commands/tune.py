@@ -56,6 +56,9 @@ def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: 
     from ..tuning import save_generator_delta, tune_generator
     from ..video import read_video
 
+    if Path(out).suffix != ".safetensors":
+        raise InputError(f"--out {out}: a generator delta is a .safetensors file "
+                         "(e.g. tuned.safetensors)")
     out = check_new_output(Path(out), overwrite=overwrite)
     traj = LatentTrajectory.load(latents)
     device = resolve_device(device)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 #: What the layers above a run (``commands/``, ``batch/``) use of the run package, by the
 #: submodule that defines it; nothing outside ``run/`` imports a submodule directly.
 _FACE = {"NUMBERS": "config", "check_output_size": "checks", "check_component_options": "config",
-         "parse_component_options": "config", "RUN_MARKER": "folder",
+         "parse_component_options": "config", "RUN_MARKER": "folder", "RunLock": "folder",
          "write_report": "html", "summary_table": "report"}
 
 __all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline", "run_stages", *_FACE]

@@ -20,22 +20,24 @@ def is_run_folder(path: Path) -> bool:
 
 class RunLock:
     """An exclusive lock on a run folder (``flock`` on its lock file): the kernel releases
-    it when the process ends, however it ends. The holder's pid is written in the file."""
+    it when the process ends, however it ends. The holder's pid is written in the file.
+    ``name`` and ``what``: the lock file and the folder's kind (a batch folder uses the
+    same lock under its own name)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = LOCK, what: str = "run folder") -> None:
         import fcntl
 
-        self.path = folder / LOCK
+        self.path = Path(folder) / name
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise OutputError(f"cannot lock run folder {folder}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot lock {what} {folder}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(self._fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(self._fd)
-            raise OutputError(f"run folder {folder} is in use by another dynode process (pid "
+            raise OutputError(f"{what} {folder} is in use by another dynode process (pid "
                               f"{holder}); wait for it to finish or choose another --out") from None
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
