@@ -208,3 +208,68 @@ def test_tune_refuses_a_wrong_suffix_before_any_work(tmp_path):
                       "--out", str(tmp_path / "tuned.pt"))
     assert proc.returncode != 0 and ".safetensors" in proc.stderr, proc.stderr
     assert not (tmp_path / "tuned.pt").exists()
+
+
+# ------------------------------------------------------------------ audio as phones write it
+def _clip_with_sound(path, codec: str, rate: int, damaged: bool = False, frames: int = 6):
+    """A small mkv (mpeg4 picture) with a mono ``codec`` track at ``rate`` Hz; ``damaged``:
+    the audio packets' bytes replaced by noise (the picture stays intact)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=6)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        audio = out.add_stream(codec, rate=rate)
+        audio.layout = "mono"
+        for i in range(frames):
+            image = np.full((64, 64, 3), 30 * i, np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        wave = np.sin(np.arange(rate * frames // 6) / 3)
+        fmt = audio.codec_context.format.name
+        data = (wave * 3000).astype(np.int16)[None] if fmt.startswith("s16") else \
+            wave.astype(np.float32)[None]
+        sound = av.AudioFrame.from_ndarray(data, format=fmt, layout="mono")
+        sound.sample_rate = rate
+        noise = np.random.default_rng(0)
+        for packet in [*audio.encode(sound), *audio.encode(None)]:
+            if damaged:
+                packet = av.Packet(bytes(noise.integers(0, 256, packet.size, dtype=np.uint8)))
+                packet.stream = audio
+            out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    return path
+
+
+def _run(clip, out):
+    from dynode_core import RunConfig, run_pipeline
+
+    return run_pipeline(RunConfig(input=str(clip), out=str(out), inversion_steps=1,
+                                  dynamics="linear", interpolate=2, device="cpu"),
+                        progress=False)
+
+
+def _streams(path):
+    import av
+
+    with av.open(str(path)) as container:
+        return [(s.type, s.codec_context.name) for s in container.streams]
+
+
+def test_a_5_khz_phone_track_is_resampled_for_aac(tmp_path):
+    result = _run(_clip_with_sound(tmp_path / "low.mkv", "pcm_s16le", 5000), tmp_path / "run")
+    assert result.metrics["audio"] == {"codec": "pcm_s16le", "dropped": None}
+    assert ("audio", "aac") in _streams(tmp_path / "run" / "reconstruction.mp4")
+
+
+def test_a_damaged_sound_track_is_dropped_with_a_warning_and_recorded(tmp_path):
+    clip = _clip_with_sound(tmp_path / "bad.mkv", "flac", 8000, damaged=True)
+    with pytest.warns(UserWarning, match="audio .flac. could not be read"):
+        result = _run(clip, tmp_path / "run")
+    assert result.metrics["audio"]["dropped"]  # the reason, in metrics.json too
+    assert _streams(tmp_path / "run" / "reconstruction.mp4") == [("video", "h264")]
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["audio"]["dropped"] == result.metrics["audio"]["dropped"]

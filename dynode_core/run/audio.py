@@ -3,8 +3,13 @@
 An output of the input's length gets the input's first audio stream, cut to the
 output's duration and shifted so that it starts with the first video frame. Packets
 are copied when the mp4 container takes the codec (AAC, MP3, ALAC, AC-3, Opus), else
-the sound is re-encoded to AAC. The video packets are copied untouched, so the
-picture's bytes do not change. The file is replaced atomically.
+the sound is re-encoded to AAC, resampled to the nearest rate AAC takes (a 5 kHz phone
+track becomes 8 kHz). The video packets are copied untouched, so the picture's bytes do
+not change. The file is replaced atomically.
+
+The rule for sound dynode cannot read or encode (a damaged stream): the video is kept
+without it, a warning says so, and ``metrics.json`` records ``audio.dropped`` with the
+reason. A run never fails because of its sound.
 """
 
 from __future__ import annotations
@@ -16,6 +21,15 @@ import numpy as np
 from pathlib import Path
 
 COPYABLE = {"aac", "mp3", "alac", "ac3", "eac3", "opus"}
+#: The sample rates the AAC encoder takes.
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000,
+             88200, 96000)
+
+
+def aac_rate(rate: int) -> int:
+    """The AAC rate for a source at ``rate``: the same, else the lowest one above it (the
+    highest for a source above them all)."""
+    return next((r for r in AAC_RATES if r >= int(rate or 0)), AAC_RATES[-1])
 
 
 def audio_info(path) -> dict | None:
@@ -48,13 +62,29 @@ def _first_video_time(container) -> float:
 
 
 def add_audio(ctx, video: Path) -> None:
-    """Mux the run's input audio into ``video`` (nothing when the input has none)."""
+    """Mux the run's input audio into ``video`` (nothing when the input has none). Sound
+    that cannot be read or encoded is dropped by the module's rule, recorded in
+    ``ctx.store["audio"]`` (``metrics.json``'s ``audio``)."""
+    import warnings
+
+    import av
+
     source = ctx.results["read"].name
     if "audio_info" not in ctx.store:
         ctx.store["audio_info"] = audio_info(source)
     info = ctx.store["audio_info"]
-    if info is not None:
+    if info is None or ctx.store.get("audio", {}).get("dropped"):
+        return
+    record = ctx.store.setdefault("audio", {"codec": info["codec"], "dropped": None})
+    try:
         mux_audio(video, source, info)
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, av.error.FFmpegError):
+            raise  # a full disk is not a damaged sound track
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        record["dropped"] = reason[:200]
+        warnings.warn(f"the input's audio ({info['codec']}) could not be read or encoded and "
+                      f"was left out of the outputs: {record['dropped']}", stacklevel=2)
 
 
 def _video_packets(container, stream_in, stream_out):
@@ -149,7 +179,7 @@ def mux_audio(video: Path, source: str, info: dict) -> None:
                 aout = out.add_stream_from_template(ain)
                 audio = _copied(sound, ain, aout, shift, end)
             else:
-                aout = out.add_stream("aac", rate=ain.codec_context.sample_rate)
+                aout = out.add_stream("aac", rate=aac_rate(ain.codec_context.sample_rate))
                 channels = ain.codec_context.channels
                 # an unordered layout ("1 channels") is refused by the AAC encoder
                 aout.layout = {1: "mono", 2: "stereo"}.get(channels, ain.codec_context.layout)

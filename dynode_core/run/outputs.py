@@ -171,6 +171,8 @@ def render(ctx, plan: dict[str, Output]) -> Rendered:
                                  "reconstruction_ssim": quality["ssim"],
                                  "reconstruction_psnr_per_frame": per_frame["psnr"],
                                  "reconstruction_ssim_per_frame": per_frame["ssim"]})
+    if "audio" in ctx.store:  # the input's sound: its codec, and why it was dropped if it was
+        rendered.metrics["audio"] = dict(ctx.store["audio"])
     targets.close()
     return rendered
 
