@@ -65,7 +65,10 @@ def register_generators(register: Register) -> None:
     Called when the registry is first built. The factory is called as
     ``factory(checkpoint=None, device="cpu")``; a model class such as
     ``stylegan2`` needs ``checkpoint``, a ready model such as ``shapes64``
-    loads its bundled weights when ``checkpoint`` is ``None``.
+    loads its bundled weights when ``checkpoint`` is ``None``. Metadata the core reads:
+    ``needs_checkpoint=True`` (a model class), ``converter=fn`` (``dynode convert
+    --generator NAME`` calls ``fn(source, out, network=..., overwrite=...)`` and it
+    returns the written ``.safetensors`` path).
 
     :param register: ``register(name, factory, *, aliases=(), description="",
         replace=False, **meta)``; call it once per component (see the module
