@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "dynode_core.commands.tune",
     "dynode_core.commands.batch",
     "dynode_core.commands.report",
+    "dynode_core.commands.studio",
 )
 
 

@@ -214,13 +214,15 @@ def test_the_cycle_guard_finds_a_cycle():
 
 
 def test_only_the_layers_above_a_run_use_the_run_package_and_only_its_face():
-    """Nothing outside ``run/`` imports a module inside it; ``commands/``, ``batch/`` and ``testing/``
-    (which run runs) use the package's face, ``dynode_core.run``, and nothing else does."""
+    """Nothing outside ``run/`` imports a module inside it; ``commands/``, ``batch/``,
+    ``testing/`` and ``studio/`` (which run runs) use the package's face,
+    ``dynode_core.run``, and nothing else does."""
     bad = []
     for name, targets in core_import_graph().items():
         if name == "dynode_core.run" or name.startswith("dynode_core.run."):
             continue
-        above = name.startswith(("dynode_core.commands", "dynode_core.batch", "dynode_core.testing"))
+        above = name.startswith(("dynode_core.commands", "dynode_core.batch",
+                                 "dynode_core.testing", "dynode_core.studio"))
         for target in targets:
             if target.startswith("dynode_core.run.") or (target == "dynode_core.run"
                                                         and not above):

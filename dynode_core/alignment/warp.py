@@ -73,6 +73,22 @@ def crop_mask(size: int, points: np.ndarray | None = None) -> np.ndarray:
     return np.minimum(soft, edge)
 
 
+def paste_mask(alignment) -> np.ndarray:
+    """The crop-space mask an alignment's outputs are pasted back under: the hull of the
+    landmarks' mean position in the crop (dilated, blurred) for faces, the crop itself
+    otherwise."""
+    marks = alignment.landmarks
+    if marks is None:
+        return crop_mask(alignment.size)
+    found = np.isfinite(marks).all(axis=(1, 2))
+    if not found.any():
+        return crop_mask(alignment.size)
+    matrices = alignment.matrices()[found]
+    points = marks[found] - 0.5  # edge -> pixel-centre coordinates
+    crop_points = np.einsum("tij,tkj->tki", matrices[:, :, :2], points) + matrices[:, None, :, 2]
+    return crop_mask(alignment.size, crop_points.mean(axis=0))
+
+
 def _bbox(matrix: np.ndarray, size: int, width: int, height: int):
     """The frame rectangle (x0, y0, x1, y1) the crop square covers, clipped."""
     full = np.vstack([matrix, [0, 0, 1]])

@@ -37,7 +37,8 @@ _FACE = {"NUMBERS": "config", "check_output_size": "checks", "check_component_op
          "parse_component_options": "config", "RUN_MARKER": "folder", "RunLock": "folder",
          "write_report": "html", "summary_table": "report"}
 
-__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "run_pipeline", "run_stages", *_FACE]
+__all__ = ["ARTIFACTS", "RunConfig", "RunResult", "add_edits", "run_pipeline", "run_stages",
+           *_FACE]
 
 
 def __getattr__(name):
@@ -63,12 +64,15 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
 
 
-def _same_settings(folder: Path, config: RunConfig) -> None:
-    """``--resume`` continues a run with its own settings: refuse other ones, naming them."""
+def _same_settings(folder: Path, config: RunConfig, adding: tuple[str, ...] = ()) -> None:
+    """``--resume`` continues a run with its own settings: refuse other ones, naming them.
+    ``adding``: edits :func:`add_edits` appends to the stored ones (nothing else may differ)."""
     stored_path = folder / "config.toml"
     if not stored_path.is_file():
         return
     stored = RunConfig.from_toml(stored_path)
+    if adding:  # the folder is the one locked, wherever its config says it was written
+        stored.edits, stored.out = [*stored.edits, *adding], config.out
     changed = [f"{k} ({getattr(stored, k)!r} -> {getattr(config, k)!r})"
                for k in config.__dataclass_fields__ if getattr(stored, k) != getattr(config, k)]
     if changed:
@@ -92,7 +96,7 @@ def _generator(config: RunConfig, device: str, components: dict):
 
 
 def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
-             components: dict):
+             components: dict, adding: tuple[str, ...] = ()):
     """Everything checked and loaded before the first stage (the core's checks, then
     every active stage's ``prepare``), then the locked run folder and the run context.
     Nothing is created until every check has passed."""
@@ -119,7 +123,7 @@ def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
     ctx.folder, lock = prepare_run_folder(config.out, resume=resume, overwrite=overwrite)
     try:
         if resume:
-            _same_settings(ctx.folder, config)
+            _same_settings(ctx.folder, config, adding)
         atomic_write_text(ctx.folder / "config.toml", config.to_toml(stages))
     except BaseException:
         lock.release()
@@ -139,6 +143,8 @@ def _metrics(ctx, stages, started: float) -> dict:
                "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
                **ctx.results[RENDER].metrics, "fit": fit_stats,
                "fit_loss": fit_stats.get("loss")}
+    metrics["edits"] = {name: {"edit": str(edit.spec), "file": f"edited_{name}.mp4"}
+                        for name, edit in ctx.edits.items()}
     for stage in stages:
         if stage.metrics is not None and stage.name in ctx.results:
             section = stage.metrics(ctx)
@@ -170,6 +176,13 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     batch worker passes the generator it loaded once; the run never changes it: a
     stage that tunes works on its own copy).
     """
+    return _run(config, resume=resume, overwrite=overwrite, progress=progress,
+                console=console, plugin_manager=plugin_manager, stages=stages,
+                components=components)
+
+
+def _run(config, *, resume, overwrite, progress, console, plugin_manager, stages,
+         components, adding: tuple[str, ...] = ()) -> RunResult:
     from ..progress import Progressor
     from .html import write_report
     from .runner import StageRunner
@@ -179,7 +192,8 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     if stages is None:
         stages = run_stages(runner.pm)
     bar = Progressor(enabled=progress, console=console)
-    ctx, lock = _prepare(config, stages, resume, overwrite, bar, dict(components or {}))
+    ctx, lock = _prepare(config, stages, resume, overwrite, bar, dict(components or {}),
+                         adding)
     import torch
 
     torch.manual_seed(config.seed)
@@ -195,3 +209,36 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         lock.release()
     return RunResult(ctx.folder, ctx.results["invert"], ctx.results["interpolate"]["interpolated"],
                      ctx.results["edit"], metrics)
+
+
+def add_edits(run_dir, edits, *, progress: bool = True, console=None,
+              plugin_manager=None) -> RunResult:
+    """Add ``edits`` (``EDITOR:DIRECTION[:STRENGTH]`` specs) to the finished run in
+    ``run_dir`` and write them: the run's own settings (its ``config.toml``) plus these
+    edits, continued with ``resume`` so every finished stage is reused and only the new
+    edits are propagated and rendered. ``config.toml``, ``metrics.json`` and
+    ``report.html`` then list them, so the folder still reproduces. An edit the run has
+    already is refused, naming its file; so is a folder another process is writing."""
+    from ..edits import parse_edit
+    from .stages import edit_name
+
+    folder = Path(run_dir)
+    if not (folder / "config.toml").is_file() or not (folder / "metrics.json").is_file():
+        raise InputError(f"{folder} holds no finished dynode run (no config.toml and "
+                         "metrics.json); run it to the end first")
+    stored = RunConfig.from_toml(folder / "config.toml")
+    have = {edit_name(parse_edit(spec)) for spec in stored.edits}
+    specs = [str(parse_edit(spec)) for spec in edits]
+    for spec in specs:
+        name = edit_name(parse_edit(spec))
+        if name in have:
+            raise InputError(f"the run has the edit {spec} already: edited_{name}.mp4")
+        have.add(name)
+    if not specs:
+        raise InputError("add_edits needs at least one edit")
+    same_folder = Path(stored.out).resolve() == folder.resolve()
+    config = RunConfig.from_toml(folder / "config.toml", edits=[*stored.edits, *specs],
+                                 out=stored.out if same_folder else str(folder))
+    return _run(config, resume=True, overwrite=False, progress=progress, console=console,
+                plugin_manager=plugin_manager, stages=None, components=None,
+                adding=tuple(specs))

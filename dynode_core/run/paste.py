@@ -50,23 +50,6 @@ class Originals:
         return flow_between(first, self.get(low + 1), frac)
 
 
-def mask_for(alignment) -> np.ndarray:
-    """The crop-space mask: the hull of the landmarks' mean position in the crop
-    (dilated, blurred) for faces, the crop itself otherwise."""
-    from ..alignment.warp import crop_mask
-
-    marks = alignment.landmarks
-    if marks is None:
-        return crop_mask(alignment.size)
-    found = np.isfinite(marks).all(axis=(1, 2))
-    if not found.any():
-        return crop_mask(alignment.size)
-    matrices = alignment.matrices()[found]
-    points = marks[found] - 0.5  # edge -> pixel-centre coordinates
-    crop_points = np.einsum("tij,tkj->tki", matrices[:, :, :2], points) + matrices[:, None, :, 2]
-    return crop_mask(alignment.size, crop_points.mean(axis=0))
-
-
 def positions(name: str, count: int, output_fps: float, input_fps: float,
               total: int) -> np.ndarray:
     """Where each output frame sits in the input, in input frames (fractional)."""
@@ -78,7 +61,7 @@ def positions(name: str, count: int, output_fps: float, input_fps: float,
 
 def write_pasted(ctx, name: str, output, frames) -> None:
     """``aligned/NAME.mp4`` (the crops) and ``NAME.mp4`` (pasted into the input's frames)."""
-    from ..alignment.warp import paste
+    from ..alignment.warp import paste, paste_mask
     from ..video import open_video
 
     alignment, source = ctx.results["align"], ctx.results["read"]
@@ -86,7 +69,7 @@ def write_pasted(ctx, name: str, output, frames) -> None:
     matrices = alignment.matrices(alignment.quads_at(where))
     mask = ctx.store.get("paste_mask")
     if mask is None:
-        mask = ctx.store["paste_mask"] = mask_for(alignment)
+        mask = ctx.store["paste_mask"] = paste_mask(alignment)
     originals = Originals(source, len(alignment), ctx.config.batch_size)
     (ctx.folder / "aligned").mkdir(exist_ok=True)
     done = 0

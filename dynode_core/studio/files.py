@@ -1,0 +1,30 @@
+"""What the studio serves from disk: the page's assets and files inside run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+STATIC = Path(__file__).with_name("static")
+
+
+class Refused(Exception):
+    """A request the server will not answer: (HTTP status, one line)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative`` when that is a plain file inside ``folder`` (resolved, links
+    followed, no hidden part), else :class:`Refused` 404."""
+    relative = unquote(relative)
+    parts = Path(relative).parts
+    if not relative or relative.startswith("/") or any(p in ("..", ".") or p.startswith(".")
+                                                       for p in parts):
+        raise Refused(404, "not found")
+    path = (folder / relative).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        raise Refused(404, "not found")
+    return path
