@@ -29,6 +29,7 @@ function element(tag, props, children) {
 // ------------------------------------------------------------------ the list of runs
 async function showRuns() {
   const runs = await getJSON("api/runs");
+  $("back").hidden = runs.length === 1;
   if (runs.length === 1 && !studio.run) { studio.run = runs[0].id; return false; }
   if (studio.run) return false;
   $("runs").hidden = false;
@@ -193,7 +194,6 @@ async function start() {
   if (await showRuns()) return;
   const state = studio.state = await getJSON(api("state"));
   $("studio").hidden = false;
-  $("back").hidden = false;
   $("run-name").textContent = `${state.run}: ${state.generator}${state.tuned ? " (tuned)" : ""}, ${state.frames} frames at ${state.fps} fps`;
   const base = `files/${encodeURIComponent(state.id)}/`;
   $("input").src = base + "input.mp4";
