@@ -29,6 +29,7 @@ _PUBLIC = {
     "extrapolation_times": "edits",
     # rendering and image metrics
     "render_all": "render",
+    "add_edits": "run",
     "psnr_ssim": "metrics",
     # whole videos
     "align_video": "alignment",
