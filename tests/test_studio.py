@@ -327,3 +327,21 @@ def test_a_batch_folder_lists_its_runs_with_thumbnails(run_dir, tmp_path):
         assert status == 200 and png(content).shape == (64, 64, 3)
         assert request(server, "api/state?run=clip")[0] == 200
         assert request(server, "files/clip/input.mp4")[0] == 200
+
+
+def test_an_aligned_run_previews_pasted_back_like_its_videos(tmp_path):
+    from dynode_core.video import read_all
+
+    out = tmp_path / "boxed"
+    run_pipeline(RunConfig(out=str(out), align="box:16,8,40,40", **SMALL), progress=False)
+    pasted = read_all(out / "edited_sefa-0-1.mp4").frames
+    with serving(out) as server:
+        state = json.loads(request(server, "api/state")[2])
+        assert state["aligned"] and state["paste_back"]
+        status, _, content = request(server, "api/preview?edit=sefa:0:1&index=2")
+        assert status == 200, content
+        frame = png(content)
+        crop = png(request(server, "api/preview?edit=sefa:0:1&index=2&paste_back=0")[2])
+    assert frame.shape == pasted[1].shape
+    assert np.abs(frame.astype(int) - pasted[1]).mean() < 4  # the run's own paste-back
+    assert np.abs(frame.astype(int) - crop).mean() > 4  # the crop is not the frame
