@@ -345,3 +345,37 @@ def test_an_aligned_run_previews_pasted_back_like_its_videos(tmp_path):
     assert frame.shape == pasted[1].shape
     assert np.abs(frame.astype(int) - pasted[1]).mean() < 4  # the run's own paste-back
     assert np.abs(frame.astype(int) - crop).mean() > 4  # the crop is not the frame
+
+
+def test_a_busy_port_is_one_line(studio, run_dir):
+    from dynode_core import OutputError
+
+    with pytest.raises(OutputError, match=f"cannot listen on 127.0.0.1:{studio.port}"):
+        StudioServer(run_dir, studio.port)
+
+
+def test_direction_files_are_offered_and_previewed(run_dir, tmp_path):
+    import torch
+
+    folder = tmp_path / "directions"
+    folder.mkdir()
+    torch.manual_seed(0)
+    with serving(run_dir) as server:
+        dim = server.session(None).generator.latent_dim
+    torch.save(torch.randn(dim), folder / "mine.pt")
+    (folder / "notes.txt").write_text("not a direction")
+    server = StudioServer(run_dir, directions=folder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        state = json.loads(request(server, "api/state")[2])
+        files = [d["direction"] for d in state["directions"] if d["editor"] == "file"]
+        assert files == [str((folder / "mine.pt").resolve())]
+        plain = png(request(server, "api/preview?index=0")[2])
+        status, _, content = request(server, f"api/preview?edit=file:{files[0]}:3&index=0")
+        assert status == 200, content
+        assert np.abs(png(content).astype(int) - plain).mean() > 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import DynodeError, InputError
+from ..errors import DynodeError, InputError, OutputError
 from .files import Refused
 from .jobs import RenderJob
 from .routes import route
@@ -69,7 +69,11 @@ class StudioServer(ThreadingHTTPServer):
         self.job = RenderJob()
         self._sessions: dict = {}
         self._loading = threading.Lock()
-        super().__init__(("127.0.0.1", port), Handler)
+        try:
+            super().__init__(("127.0.0.1", port), Handler)
+        except OSError as exc:
+            raise OutputError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
+                              "choose another --port (0: a free one)") from None
 
     @property
     def port(self) -> int:
