@@ -379,3 +379,17 @@ def test_direction_files_are_offered_and_previewed(run_dir, tmp_path):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.mark.parametrize("header, status, part", [
+    ("bytes=0-9", 206, slice(0, 10)), ("bytes=-5", 206, slice(-5, None)),
+    ("bytes=100-", 206, slice(100, None)), ("bytes=0-99999999", 206, slice(0, None)),
+    ("bytes=99999999-", 416, None), ("bytes=5-2", 416, None), ("items=0-1", 416, None),
+    ("bytes=0-1,4-5", 416, None)])
+def test_videos_are_served_in_ranges_so_the_page_can_seek(studio, run_dir, header, status, part):
+    data = (run_dir / "input.mp4").read_bytes()
+    got, headers, content = request(studio, "files/run/input.mp4", headers={"Range": header})
+    assert got == status
+    if part is not None:
+        assert content == data[part]
+        assert headers["Content-Range"].endswith(f"/{len(data)}")

@@ -112,6 +112,21 @@ def test_a_second_render_of_the_same_edit_shows_its_one_line_error(page):
     assert "edited_sefa-0-3.mp4" in status and "\n" not in status
 
 
+def test_the_timeline_moves_the_input_and_reconstruction_together(page):
+    from selenium.webdriver.common.keys import Keys
+
+    driver, _, _ = page
+    scrub = driver.find_element("id", "scrub")
+    scrub.send_keys(Keys.END)
+    assert scrub.get_attribute("value") == scrub.get_attribute("max") == "10"  # 6 frames, x2
+    times = """return ['input', 'reconstruction'].map(id => {
+        const v = document.getElementById(id); return [v.currentTime, v.seeking]; });"""
+    settled = _wait(driver, lambda d: (lambda t: t if all(not s and c > 0.2 for c, s in t)
+                                       else None)(d.execute_script(times)))
+    assert settled[0][0] == pytest.approx(settled[1][0])
+    assert "frame 5.00 / 5" in driver.find_element("id", "position").text
+
+
 def test_a_traversal_url_and_a_foreign_host_are_refused(page):
     driver, server, _ = page
     for path in ("files/run/..%2f..%2fconfig.toml", "files/run/%2e%2e/%2e%2e/etc/passwd",

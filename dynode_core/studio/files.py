@@ -28,3 +28,25 @@ def inside(folder: Path, relative: str) -> Path:
     if not path.is_relative_to(folder.resolve()) or not path.is_file():
         raise Refused(404, "not found")
     return path
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The (first, last) bytes of a single ``Range: bytes=A-B`` (or ``A-`` / ``-N``) within
+    a file of ``size`` bytes, None without one; :class:`Refused` 416 when unsatisfiable.
+    (Browsers seek in a video only when its server answers ranges.)"""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    try:
+        if unit.strip() != "bytes" or not dash or "," in spec:
+            raise ValueError
+        if first == "":
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(size - 1, int(last)) if last else size - 1
+    except ValueError:
+        raise Refused(416, "refused: give one byte range") from None
+    if start > end or start >= size:
+        raise Refused(416, "refused: the range is outside the file")
+    return start, end

@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import DynodeError, InputError, OutputError
-from .files import Refused
+from .files import Refused, byte_range
 from .jobs import RenderJob
 from .routes import route
 
@@ -165,8 +165,16 @@ class Handler(BaseHTTPRequestHandler):
         self.send_bytes(json.dumps(value).encode(), "application/json", status)
 
     def send_file(self, path: Path) -> None:
+        """A file, or the byte range the request asks for (206)."""
         kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        self.send_bytes(path.read_bytes(), kind)
+        data = path.read_bytes()
+        part = byte_range(self.headers.get("Range"), len(data))
+        if part is None:
+            return self.send_bytes(data, kind, extra={"Accept-Ranges": "bytes"})
+        start, end = part
+        self.send_bytes(data[start:end + 1], kind, 206,
+                        {"Accept-Ranges": "bytes",
+                         "Content-Range": f"bytes {start}-{end}/{len(data)}"})
 
     def read_json(self) -> dict:
         if self.headers.get_content_type() != "application/json":
