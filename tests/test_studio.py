@@ -209,7 +209,7 @@ def wait_job(server) -> dict:
     ({"edits": ["sefa:0:1", "sefa:1:1"]}, "one direction"),
     ({"edits": []}, "one direction"),
     ({"edits": ["sefa:1:1"], "propagate": "offset"}, "this run's propagate is 'dynamics'"),
-    ({"edits": ["sefa:1:1"], "interpolate": 3}, "this run's interpolate is 2"),
+    ({"edits": ["sefa:1:1"], "paste_back": True}, "this run's paste_back is False"),
     ({"edits": ["sefa:1:inf"]}, "finite"),
     ({"edits": ["sefa:1:1"], "run": "other"}, "no run 'other'"),
 ])

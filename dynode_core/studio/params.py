@@ -99,8 +99,9 @@ def preview_request(session: RunSession, query: dict) -> PreviewRequest:
 
 def render_edit(session: RunSession, body: dict) -> str:
     """The one edit a render adds, checked: it must be expressible as ``dynode run
-    --edit`` on this run (one direction, the run's propagation, interpolation and
-    paste-back; those are the run's own settings, shared by all its edits)."""
+    --edit`` on this run (one direction, the run's propagation and paste-back: those are
+    the run's own settings, shared by all its edits). The interpolation factor is the
+    preview's timeline only: a run's edited videos have the input's frames."""
     if not isinstance(body, dict):
         raise InputError("a render request is a JSON object")
     edits = check_edits(session, body.get("edits") or [])
@@ -109,7 +110,6 @@ def render_edit(session: RunSession, body: dict) -> str:
                          f"got {len(edits)}; keep one direction")
     config = session.config
     wanted = {"propagate": (body.get("propagate", config.propagate), config.propagate),
-              "interpolate": (body.get("interpolate", config.interpolate), config.interpolate),
               "paste_back": (body.get("paste_back", session.pasted), session.pasted)}
     for name, (given, own) in wanted.items():
         if given != own:
