@@ -393,3 +393,20 @@ def test_videos_are_served_in_ranges_so_the_page_can_seek(studio, run_dir, heade
     if part is not None:
         assert content == data[part]
         assert headers["Content-Range"].endswith(f"/{len(data)}")
+
+
+def test_a_tuned_run_previews_with_its_tuned_generator(tmp_path):
+    from dynode_core import get_registry
+    from dynode_core.render import render_all
+    from dynode_core.video import read_all
+
+    out = tmp_path / "tuned"
+    run_pipeline(RunConfig(out=str(out), tune="pti", tune_steps=3, **SMALL), progress=False)
+    video = read_all(out / "edited_sefa-0-1.mp4").frames
+    with serving(out) as server:
+        assert json.loads(request(server, "api/state")[2])["tuned"]
+        frame = png(request(server, "api/preview?edit=sefa:0:1&index=0")[2])
+        codes = server.session(None).codes(("sefa:0:1",), "dynamics", 2)
+    base = render_all(get_registry().create("generators", "shapes64").eval(), codes[:1])[0]
+    assert np.abs(frame.astype(int) - video[0]).mean() < 4  # the run's tuned rendering
+    assert not np.array_equal(frame, base)  # not the base generator's
