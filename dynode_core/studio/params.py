@@ -69,10 +69,12 @@ def check_propagate(session: RunSession, name: str) -> str:
 
 
 def check_interpolate(session: RunSession, factor: int) -> int:
+    """The factor, checked as a run's ``interpolate`` setting is (its range), and its
+    video against the output-size limit."""
+    from .. import RunConfig
     from ..run import check_output_size
 
-    if factor < 1:
-        raise InputError(f"--interpolate must be >= 1, got {factor}")
+    RunConfig.from_toml(session.folder / "config.toml", interpolate=factor)
     generator = session.generator
     check_output_size(factor * (len(session.trajectory) - 1) + 1, num_ws=generator.num_ws,
                       latent_dim=generator.latent_dim, resolution=generator.resolution,
