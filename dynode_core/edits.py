@@ -248,15 +248,23 @@ def extrapolation_times(times, factor: int, seconds: float):
     observed step (the mean of the two middle steps for an even count) / ``factor``;
     empty for 0 seconds. The one rule for ``dynode run``, ``dynode interpolate`` and the
     output-size check."""
-    import numpy as np
     import torch
 
     times = torch.as_tensor(times, dtype=torch.float64)
-    if seconds <= 0 or len(times) < 2:
-        return torch.zeros(0, dtype=torch.float64)
-    step = float(np.median(np.diff(times.numpy()))) / factor
-    count = max(1, int(round(seconds / step)))
+    count, step = extrapolation_count(times, factor, seconds)
     return times[-1] + step * torch.arange(1, count + 1, dtype=torch.float64)
+
+
+def extrapolation_count(times, factor: int, seconds: float) -> tuple[int, float]:
+    """(how many times, their step) :func:`extrapolation_times` gives, computed without
+    making them, so a size check can refuse a huge output before anything is allocated."""
+    import numpy as np
+
+    times = np.asarray(times, dtype=np.float64)
+    if seconds <= 0 or len(times) < 2:
+        return 0, 0.0
+    step = float(np.median(np.diff(times))) / factor
+    return max(1, int(round(seconds / step))), step
 
 
 def upsample_times(times, factor: int):

@@ -76,7 +76,7 @@ def test_run_config_round_trips_through_toml(tmp_path):
 @pytest.mark.parametrize("text, words", [
     ('format = "dynode.run/1"\n[run]\nbogus = 1\n', "unknown settings bogus"),
     ("not toml [", "not valid TOML"),
-    ('format = "dynode.run/1"\n[run]\ninterpolate = 0\n', "--interpolate"),
+    ('format = "dynode.run/1"\n[run]\ninterpolate = 0\n', "setting interpolate must be an integer between 1"),
 ])
 def test_bad_config_files_are_refused_clearly(tmp_path, text, words):
     (tmp_path / "c.toml").write_text(text)

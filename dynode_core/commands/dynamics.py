@@ -99,7 +99,7 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
     import torch
 
     from ..dynamics_io import load_dynamics, read_dynamics_info
-    from ..edits import extrapolation_times, upsample_times
+    from ..edits import extrapolation_count, extrapolation_times, upsample_times
     from ..errors import InputError
     from ..io import OutputError, check_new_output
     from ..run import check_output_size
@@ -128,11 +128,12 @@ def interpolate(dyn_dir, factor, times_text, extrapolate, out, device, max_outpu
                           what=f"--out {out}")
     else:
         factor = factor or 1
-        extra = extrapolation_times(traj.times, factor, extrapolate)
-        check_output_size(factor * (len(traj) - 1) + 1 + len(extra), num_ws=traj.num_layers,
+        count, _ = extrapolation_count(traj.times, factor, extrapolate)
+        check_output_size(factor * (len(traj) - 1) + 1 + count, num_ws=traj.num_layers,
                           latent_dim=traj.dim, resolution=None, folder=out.parent,
                           limit=max_output_frames, what=f"--out {out}")
-        times = torch.cat([upsample_times(traj.times, factor), extra])
+        times = torch.cat([upsample_times(traj.times, factor),
+                           extrapolation_times(traj.times, factor, extrapolate)])
         meta["interpolation_factor"] = factor
         if "fps" in traj.meta:
             meta["fps"] = float(traj.meta["fps"]) * factor

@@ -90,12 +90,12 @@ def check_run(config, generator, info, device: str) -> Checked:
     Raises one-line errors; creates nothing."""
     import numpy as np
 
-    from ..edits import extrapolation_times
+    from ..edits import extrapolation_count
 
     frames = info.frames if not config.max_frames else min(info.frames, config.max_frames)
     fps = float(info.fps) if info.fps else 25.0
-    extrapolated = len(extrapolation_times(np.arange(frames) / fps, config.interpolate,
-                                           config.extrapolate))
+    extrapolated, _ = extrapolation_count(np.arange(frames) / fps, config.interpolate,
+                                          config.extrapolate)
     for option, count in (("--interpolate", config.interpolate * (frames - 1) + 1),
                           ("--extrapolate", extrapolated)):
         if count:

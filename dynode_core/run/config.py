@@ -23,18 +23,19 @@ else:  # pragma: no cover
 CONFIG_FORMAT = "dynode.run/2"
 #: Earlier format: stage settings were keys of ``[run]`` (read, never written).
 LEGACY_FORMATS = ("dynode.run/1",)
+LEGACY_STAGE_KEYS = ("align", "face_index", "paste_back", "tune", "tune_steps")
 #: The numeric settings of a run: (kind, minimum, maximum). The one table the checks,
 #: ``config.toml``, manifests and the ``dynode run`` flags use.
 NUMBERS = {
     "inversion_steps": (int, 0, 1_000_000),
-    "interpolate": (int, 1, 1_000),
-    "extrapolate": (float, 0, 86_400),  # seconds
+    "interpolate": (int, 1, 1_000_000_000),  # the output-size checks bound the frames
+    "extrapolate": (float, 0, 1_000_000_000),  # seconds
     "max_frames": (int, 2, 100_000_000),
     "demo_frames": (int, 2, 100_000),
     "fps": (float, 0.001, 10_000),
     "seed": (int, 0, 2**32 - 1),
     "batch_size": (int, 1, 4_096),
-    "max_output_frames": (int, 1, 100_000_000),
+    "max_output_frames": (int, 1, 10**15),
 }
 #: Components whose factories take options from ``-o KIND.KEY=VALUE`` / ``[options.KIND]``.
 OPTION_KINDS = ("generator", "inverter", "dynamics", "tuner")
@@ -148,7 +149,7 @@ class RunConfig:
         core = {f.name for f in fields(cls)} - {"stage_options", "component_options"}
         staged = flat_stage_settings(doc.get("stages", {}), path)
         if fmt in LEGACY_FORMATS:  # stage settings were [run] keys
-            staged.update({k: data.pop(k) for k in sorted(set(data) - core)})
+            staged.update({k: data.pop(k) for k in LEGACY_STAGE_KEYS if k in data})
         unknown = sorted(set(data) - core)
         if unknown:
             raise InputError(f"{path}: unknown settings {', '.join(unknown)}")

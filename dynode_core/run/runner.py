@@ -254,5 +254,5 @@ class StageRunner:
     def run_all(self, stages: Stages, ctx) -> None:
         """Run every stage that is active for the run's settings, in order."""
         for stage in stages:
-            if stage.is_active(ctx.settings):
+            if stage.active is None or stage.is_active(ctx.settings):
                 self.run(stage, ctx)
