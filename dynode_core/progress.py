@@ -1,55 +1,248 @@
-"""Rich progress bars behind the plain ``progress(advance, total=None, description=None)``
-callback that components receive (see :data:`dynode_core.interfaces.Progress`)."""
+"""Progress a person can read, behind the plain ``progress(advance, total=None,
+description=None, **fields)`` callback that components receive (see
+:data:`dynode_core.interfaces.Progress`).
+
+One :class:`Progressor` serves a whole command. Every step (a *task*) shows the same
+facts: its name, count/total, rate and time left, plus any ``loss=...`` a component
+reports. Where they go depends on stderr:
+
+- a terminal: one live line per task, redrawn in place; when the terminal is narrow the
+  bar goes first, then the elapsed time, then the extra fields, so that at 80 columns
+  the name, count, rate and ETA always show in full;
+- not a terminal (CI, ``nohup``, a pipe into a log): a plain line when a task starts,
+  then every :data:`PLAIN_SECONDS` seconds or :data:`PLAIN_FRACTION` of the total,
+  and when it ends;
+- disabled (``--quiet``, ``--json``): nothing is printed, but the counts are still kept,
+  so that an interrupted command can say what it finished (:func:`finished_summary`).
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Callable
+
+#: Not on a terminal: a plain line at least this often while a task moves (seconds) ...
+PLAIN_SECONDS = 10.0
+#: ... and at every such fraction of a task's total.
+PLAIN_FRACTION = 0.1
+#: The bar's width bounds, in columns (it takes what the facts leave over).
+BAR_MIN, BAR_MAX = 10, 40
+
+_last: "Progressor | None" = None
+
+
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``); ``?`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0 or seconds == float("inf"):
+        return "?"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+@dataclass
+class TaskState:
+    """What one task has done so far; the facts every display mode shows."""
+
+    description: str
+    total: float | None = None
+    completed: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    fields: dict = field(default_factory=dict)
+    printed_at: float = 0.0  # plain mode: when the last line was printed
+    printed_fraction: float = -1.0  # plain mode: at which fraction of the total
+
+    @property
+    def finished(self) -> bool:
+        return self.total is not None and self.completed >= self.total
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (self.ended or now or time.monotonic()) - self.started
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Steps per second over the task so far (None before the first step)."""
+        elapsed = self.elapsed(now)
+        return self.completed / elapsed if self.completed > 0 and elapsed > 0 else None
+
+    def eta(self, now: float | None = None) -> float | None:
+        rate = self.rate(now)
+        if self.total is None or not rate:
+            return None
+        return max(0.0, (self.total - self.completed) / rate)
+
+    def count(self) -> str:
+        total = "?" if self.total is None else _number(self.total)
+        return f"{_number(self.completed)}/{total}"
+
+    def facts(self, now: float | None = None) -> list[tuple[str, str]]:
+        """(kind, text) in the order shown; kinds name what narrow lines drop first."""
+        rate = self.rate(now)
+        out = [("name", self.description), ("count", self.count()),
+               ("rate", "-/s" if rate is None else f"{rate:.3g}/s")]
+        if not self.finished:
+            out.append(("eta", f"eta {clock(self.eta(now))}"))
+        out.append(("elapsed", f"elapsed {clock(self.elapsed(now))}"))
+        extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.fields.items())
+        if extra:
+            out.append(("fields", extra))
+        return out
+
+
+#: What a narrow line drops, first to last; the name, count, rate and ETA always stay.
+DROP_ORDER = ("bar", "elapsed", "fields")
+
+
+def render_line(task: TaskState, width: int, *, name_width: int = 0,
+                now: float | None = None) -> str:
+    """One task as a line of at most ``width`` columns, a bar where there is room."""
+    facts = task.facts(now)
+    name = facts[0][1].ljust(name_width)
+    rest = facts[1:]
+    kept = {kind for kind, _ in rest} | {"bar"}
+
+    def build(bar_width: int) -> str:
+        parts = [name]
+        if "bar" in kept:
+            parts.append(_bar(task, bar_width))
+        parts += [text for kind, text in rest if kind in kept]
+        return " ".join(parts)
+
+    for drop in (None, *DROP_ORDER):
+        if drop is not None:
+            kept.discard(drop)
+        line = build(BAR_MIN)
+        if len(line) <= width:
+            if "bar" in kept:  # widen the bar into the space left over
+                line = build(min(BAR_MAX, BAR_MIN + width - len(line)))
+            return line
+    return line[: max(1, width - 1)] + "…"
+
+
+def _bar(task: TaskState, width: int) -> str:
+    if task.total:
+        filled = int(round(width * min(1.0, task.completed / task.total)))
+        return "━" * filled + "─" * (width - filled)
+    return "─" * width
+
+
+class _Lines:
+    """A rich renderable: every task's line at the console's width."""
+
+    def __init__(self, tasks: list[TaskState]) -> None:
+        self.tasks = tasks
+
+    def __rich_console__(self, console, options):
+        from rich.text import Text
+
+        width = options.max_width
+        name_width = max((len(t.description) for t in self.tasks), default=0)
+        name_width = min(name_width, max(8, width // 4))
+        now = time.monotonic()
+        for task in self.tasks:
+            yield Text(render_line(task, width, name_width=name_width, now=now),
+                       no_wrap=True, overflow="ellipsis")
 
 
 class Progressor:
-    """One rich progress display for a whole run; ``task()`` gives a callback per step.
+    """One progress display for a whole command; ``task()`` gives a callback per step.
 
-    Disabled (``enabled=False``, e.g. ``--quiet`` or ``--json``) it still returns
-    callbacks, which do nothing.
+    Disabled (``enabled=False``, e.g. ``--quiet`` or ``--json``) it prints nothing but
+    still counts. ``console``: a :class:`rich.console.Console` (default: one on stderr);
+    a console that is not a terminal gets plain lines instead of a live display.
     """
 
     def __init__(self, *, enabled: bool = True, console=None) -> None:
+        global _last
         self.enabled = enabled
-        self._progress = None
+        self.tasks: list[TaskState] = []
+        self.console = None
+        self._live = None
         if enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.console import Console
 
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                TextColumn("{task.fields[info]}"), console=console, transient=False)
+            self.console = console if console is not None else Console(stderr=True)
+        self.live = bool(enabled and self.console.is_terminal
+                         and not self.console.is_dumb_terminal)
+        _last = self
 
     def __enter__(self) -> "Progressor":
-        if self._progress is not None:
-            self._progress.start()
+        if self.live:
+            from rich.live import Live
+
+            self._live = Live(_Lines(self.tasks), console=self.console,
+                              refresh_per_second=4, transient=False)
+            self._live.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def task(self, description: str, total: float | None = None) -> Callable[..., None]:
-        """A callback ``progress(advance, total=None, description=None, **fields)``; a
-        ``loss=...`` keyword is shown beside the bar."""
-        if self._progress is None:
-            return lambda *a, **k: None
-        task_id = self._progress.add_task(description, total=total, info="")
+        """A callback ``progress(advance, total=None, description=None, **fields)``;
+        keywords such as ``loss=...`` are shown beside the count."""
+        from .errors import begin_work
+
+        begin_work()  # from here on, an error is a failure while working (exit 1)
+        state = TaskState(description, total)
+        self.tasks.append(state)
+        self._plain(state, force=True)
 
         def progress(advance=0, total=None, description=None, **fields):
-            update = {"advance": advance}
+            state.completed += advance
             if total is not None:
-                update["total"] = total
+                state.total = total
             if description is not None:
-                update["description"] = description
+                state.description = description
             if fields:
-                update["info"] = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                          for k, v in fields.items())
-            self._progress.update(task_id, **update)
+                state.fields.update(fields)
+            if state.finished and state.ended is None:
+                state.ended = time.monotonic()
+            self._plain(state, force=state.ended is not None and state.printed_fraction < 1)
 
         return progress
+
+    def _plain(self, state: TaskState, *, force: bool = False) -> None:
+        """Not on a terminal: a line at the start, every so often, and at the end."""
+        if not self.enabled or self.live:
+            return
+        now = time.monotonic()
+        fraction = state.completed / state.total if state.total else 0.0
+        due = (now - state.printed_at >= PLAIN_SECONDS
+               or fraction >= state.printed_fraction + PLAIN_FRACTION)
+        if not (force or due):
+            return
+        state.printed_at, state.printed_fraction = now, (1.0 if state.finished else fraction)
+        self.console.print(" ".join(text for _, text in state.facts(now)), markup=False,
+                           highlight=False, soft_wrap=True)
+
+    def summary(self) -> str:
+        """What the tasks finished and where they stopped, in one line."""
+        done = [f"{t.description} {t.count()}" for t in self.tasks if t.finished]
+        open_ = [f"{t.description} {t.count()}" for t in self.tasks if not t.finished]
+        parts = []
+        if done:
+            parts.append("finished " + ", ".join(done))
+        if open_:
+            parts.append("stopped in " + ", ".join(open_))
+        return "; ".join(parts) or "no step had started"
+
+
+def finished_summary() -> str | None:
+    """The latest :class:`Progressor`'s :meth:`~Progressor.summary` (None if none ran)."""
+    return None if _last is None else _last.summary()
+
+
+def reset() -> None:
+    """Forget the latest progressor (a new command begins)."""
+    global _last
+    _last = None
