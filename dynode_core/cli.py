@@ -170,29 +170,21 @@ def plugins_command(as_json):
 @click.argument("kind", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(kind, as_json):
-    """List registered components, of every kind or of KIND."""
-    from .plugins import get_registry
+    """List registered components, of every kind or of KIND: each with its plugin, the
+    distribution that installed it and the optional extra it needs (installed or not)."""
+    from .listing import component_rows, component_table
     from .registry import KINDS
 
     if kind is not None and kind not in KINDS:
         raise click.BadParameter(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}",
                                  param_hint="KIND")
-    registry = get_registry()
-    rows = [
-        {"kind": c.kind, "name": c.name, "aliases": list(c.aliases),
-         "description": c.description, "plugin": c.plugin}
-        for c in registry.components(kind)
-    ]
+    rows = component_rows(kind)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table("kind", "name", "plugin", "description")
-    for row in rows:
-        table.add_row(row["kind"], row["name"], row["plugin"], row["description"])
-    Console().print(table)
+    Console().print(component_table(rows))
 
 
 def _load_commands() -> None:

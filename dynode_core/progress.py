@@ -42,6 +42,17 @@ def clock(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def per_second(rate: float | None) -> str:
+    """A rate in steps per second, in at most 3 significant digits (``12.3/s``, ``4.5k/s``)."""
+    if rate is None:
+        return "-/s"
+    for scale, suffix in ((1e6, "M"), (1e3, "k"), (1, "")):
+        if rate >= scale * 0.9995 or scale == 1:
+            value = rate / scale
+            digits = 2 if value < 10 else 1 if value < 100 else 0
+            return f"{value:.{digits}f}{suffix}/s"
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
 
@@ -84,8 +95,7 @@ class TaskState:
     def facts(self, now: float | None = None) -> list[tuple[str, str]]:
         """(kind, text) in the order shown; kinds name what narrow lines drop first."""
         rate = self.rate(now)
-        out = [("name", self.description), ("count", self.count()),
-               ("rate", "-/s" if rate is None else f"{rate:.3g}/s")]
+        out = [("name", self.description), ("count", self.count()), ("rate", per_second(rate))]
         if not self.finished:
             out.append(("eta", f"eta {clock(self.eta(now))}"))
         out.append(("elapsed", f"elapsed {clock(self.elapsed(now))}"))
@@ -96,34 +106,8 @@ class TaskState:
         return out
 
 
-#: What a narrow line drops, first to last; the name, count, rate and ETA always stay.
+#: What narrow lines drop, first to last; the name, count, rate and ETA always stay.
 DROP_ORDER = ("bar", "elapsed", "fields")
-
-
-def render_line(task: TaskState, width: int, *, name_width: int = 0,
-                now: float | None = None) -> str:
-    """One task as a line of at most ``width`` columns, a bar where there is room."""
-    facts = task.facts(now)
-    name = facts[0][1].ljust(name_width)
-    rest = facts[1:]
-    kept = {kind for kind, _ in rest} | {"bar"}
-
-    def build(bar_width: int) -> str:
-        parts = [name]
-        if "bar" in kept:
-            parts.append(_bar(task, bar_width))
-        parts += [text for kind, text in rest if kind in kept]
-        return " ".join(parts)
-
-    for drop in (None, *DROP_ORDER):
-        if drop is not None:
-            kept.discard(drop)
-        line = build(BAR_MIN)
-        if len(line) <= width:
-            if "bar" in kept:  # widen the bar into the space left over
-                line = build(min(BAR_MAX, BAR_MIN + width - len(line)))
-            return line
-    return line[: max(1, width - 1)] + "…"
 
 
 def _bar(task: TaskState, width: int) -> str:
@@ -131,6 +115,47 @@ def _bar(task: TaskState, width: int) -> str:
         filled = int(round(width * min(1.0, task.completed / task.total)))
         return "━" * filled + "─" * (width - filled)
     return "─" * width
+
+
+def render_lines(tasks: list[TaskState], width: int, *, now: float | None = None) -> list[str]:
+    """Every task as one line of at most ``width`` columns, in aligned columns; where
+    the lines do not fit, the bar goes first, then the elapsed time, then the fields."""
+    if not tasks:
+        return []
+    now = time.monotonic() if now is None else now
+    rows = [dict(task.facts(now)) for task in tasks]
+    kinds = ("name", "count", "rate", "eta", "elapsed", "fields")
+    widths = {k: max(len(r.get(k, "")) for r in rows) for k in kinds}
+    widths["name"] = min(widths["name"], max(8, width // 4))
+
+    def line(task, row, kept, bar_width):
+        cells = []
+        for kind in kinds:
+            if kind == "count" and "bar" in kept:
+                cells.append(_bar(task, bar_width))
+            if kind not in kept or not widths[kind]:
+                continue
+            text = row.get(kind, "")
+            if kind == "name" and len(text) > widths["name"]:
+                text = text[: widths["name"] - 1] + "…"
+            cells.append(text.rjust(widths[kind]) if kind == "count" else
+                         text if kind == "fields" else text.ljust(widths[kind]))
+        return " ".join(cells).rstrip()
+
+    kept = set(kinds) | {"bar"}
+    for drop in (None, *DROP_ORDER):
+        kept.discard(drop)
+        longest = max(len(line(t, r, kept, BAR_MIN)) for t, r in zip(tasks, rows))
+        if longest <= width:
+            bar_width = min(BAR_MAX, BAR_MIN + width - longest)
+            return [line(t, r, kept, bar_width) for t, r in zip(tasks, rows)]
+    return [ln if len(ln) <= width else ln[: max(1, width - 1)] + "…"
+            for ln in (line(t, r, kept, 0) for t, r in zip(tasks, rows))]
+
+
+def render_line(task: TaskState, width: int, *, now: float | None = None) -> str:
+    """One task as a line of at most ``width`` columns (see :func:`render_lines`)."""
+    return render_lines([task], width, now=now)[0]
 
 
 class _Lines:
@@ -142,13 +167,8 @@ class _Lines:
     def __rich_console__(self, console, options):
         from rich.text import Text
 
-        width = options.max_width
-        name_width = max((len(t.description) for t in self.tasks), default=0)
-        name_width = min(name_width, max(8, width // 4))
-        now = time.monotonic()
-        for task in self.tasks:
-            yield Text(render_line(task, width, name_width=name_width, now=now),
-                       no_wrap=True, overflow="ellipsis")
+        for text in render_lines(self.tasks, options.max_width):
+            yield Text(text, no_wrap=True, overflow="ellipsis")
 
 
 class Progressor:
