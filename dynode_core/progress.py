@@ -257,6 +257,20 @@ class Progressor:
         return "; ".join(parts) or "no step had started"
 
 
+def started_task(bar: Progressor, description: str) -> Callable[..., None]:
+    """A callback that opens its task in ``bar`` on its first call, i.e. when the work
+    has really begun (errors before it are still invalid invocations)."""
+    task = None
+
+    def progress(advance=0, **kwargs):
+        nonlocal task
+        if task is None:
+            task = bar.task(description)
+        task(advance, **kwargs)
+
+    return progress
+
+
 def finished_summary() -> str | None:
     """The latest :class:`Progressor`'s :meth:`~Progressor.summary` (None if none ran)."""
     return None if _last is None else _last.summary()

@@ -41,7 +41,8 @@ def test_at_80_columns_every_fact_shows_in_full():
     assert re.search(r"invert +━+─+ +12/64 +[\d.]+k?/s +eta \d:\d\d", invert), invert
     assert " 37/150 " in fit and "eta " in fit and "loss=0.01234" in fit, fit
     assert render.startswith("render interpolated") and "0/1000" in render
-    assert len({line.index("/s") for line in lines[:3]}) == 1  # aligned columns
+    counts = (" 64/64 ", " 12/64 ", " 37/150 ", " 0/1000 ")
+    assert len({line.index(c) + len(c) for line, c in zip(lines, counts)}) == 1  # aligned
 
 
 def test_narrow_terminals_drop_the_bar_then_the_extras_never_the_facts():
