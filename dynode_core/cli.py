@@ -124,6 +124,9 @@ class DynodeGroup(click.Group):
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the exit is under way
             click.echo(interrupted_line(self.argv, self.leaf_command(self.argv)), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001

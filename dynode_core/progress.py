@@ -29,7 +29,9 @@ PLAIN_FRACTION = 0.1
 #: The bar's width bounds, in columns (it takes what the facts leave over).
 BAR_MIN, BAR_MAX = 10, 40
 
-_last: "Progressor | None" = None
+#: The progressors of the current command, in the order they were made (a batch's own,
+#: then each of its runs').
+_made: list["Progressor"] = []
 
 
 def clock(seconds: float | None) -> str:
@@ -180,7 +182,6 @@ class Progressor:
     """
 
     def __init__(self, *, enabled: bool = True, console=None) -> None:
-        global _last
         self.enabled = enabled
         self.tasks: list[TaskState] = []
         self.console = None
@@ -191,7 +192,7 @@ class Progressor:
             self.console = console if console is not None else Console(stderr=True)
         self.live = bool(enabled and self.console.is_terminal
                          and not self.console.is_dumb_terminal)
-        _last = self
+        _made.append(self)
 
     def __enter__(self) -> "Progressor":
         if self.live:
@@ -265,18 +266,22 @@ def started_task(bar: Progressor, description: str) -> Callable[..., None]:
     def progress(advance=0, **kwargs):
         nonlocal task
         if task is None:
-            task = bar.task(description)
+            task = bar.task(description, kwargs.pop("total", None))
         task(advance, **kwargs)
 
     return progress
 
 
 def finished_summary() -> str | None:
-    """The latest :class:`Progressor`'s :meth:`~Progressor.summary` (None if none ran)."""
-    return None if _last is None else _last.summary()
+    """What the command's progressors finished, in one line: the first one's (the
+    command's own) and, when the command made more, the latest one's (its current
+    run); None when none was made."""
+    if not _made:
+        return None
+    outer, latest = _made[0], _made[-1]
+    return outer.summary() if latest is outer else f"{outer.summary()}; {latest.summary()}"
 
 
 def reset() -> None:
-    """Forget the latest progressor (a new command begins)."""
-    global _last
-    _last = None
+    """Forget the progressors made so far (a new command begins)."""
+    _made.clear()
