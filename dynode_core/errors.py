@@ -45,7 +45,7 @@ _working = False
 def begin_work() -> None:
     """Mark that a command's checks are over and its work has begun: an
     :class:`InputError` raised from now on is a failure while working (exit 1), not
-    an invalid invocation (exit 2). :class:`dynode_core.Progressor` calls it when the
+    an invalid invocation (exit 2). :class:`dynode_core.app.Progressor` calls it when the
     first step starts."""
     global _working
     _working = True

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dynode_core import run_batch
+from dynode_core.app import run_batch
 
 from browser import chromium, require_chromium, serve
 from test_batch import corrupt_video, write_manifest
