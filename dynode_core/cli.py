@@ -124,9 +124,6 @@ class DynodeGroup(click.Group):
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
-            import signal
-
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the exit is under way
             click.echo(interrupted_line(self.argv, self.leaf_command(self.argv)), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001
@@ -206,6 +203,20 @@ def _plugin_commands() -> None:
 _load_commands()
 
 
+def _forget_the_interrupt() -> None:
+    """The Ctrl-C was handled: let the process exit with 130, not by the signal.
+
+    Under ``python -m``, CPython kills the process with SIGINT at exit when a
+    KeyboardInterrupt ever ended a string ``exec``/``eval`` (a dataclass or namedtuple
+    being built when Ctrl-C landed), even one that was caught; every string ``exec``
+    clears that record first, so a harmless one clears it. Further Ctrl-Cs are ignored:
+    the exit is under way."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exec("pass", {})  # noqa: S102 - a constant string, see above
+
+
 def main(argv=None) -> int:
     """Console entry point."""
     import warnings
@@ -220,6 +231,7 @@ def main(argv=None) -> int:
     try:
         _plugin_commands()
     except KeyboardInterrupt:
+        _forget_the_interrupt()
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - strict plugin mode or a broken hook
         if debug_enabled():
@@ -229,8 +241,12 @@ def main(argv=None) -> int:
     try:
         cli.main(args=argv, prog_name="dynode", standalone_mode=True)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        if code == EXIT_INTERRUPTED:
+            _forget_the_interrupt()
+        return code
     except KeyboardInterrupt:  # outside a command (while click parses, say)
+        _forget_the_interrupt()
         return EXIT_INTERRUPTED
     return 0
 
