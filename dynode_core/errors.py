@@ -61,6 +61,8 @@ def exit_code(exc: BaseException) -> int:
     """The exit code for an error meant for users: :data:`EXIT_USAGE` for bad input or
     an unknown or invalid component name found before the work began, else
     :data:`EXIT_FAILURE`."""
-    if isinstance(exc, (InputError, RegistryError)) and not _working:
-        return EXIT_USAGE
-    return EXIT_FAILURE
+    from .registry import ComponentConflictError  # two plugins, one name: not the user's
+
+    if _working or isinstance(exc, ComponentConflictError):
+        return EXIT_FAILURE
+    return EXIT_USAGE if isinstance(exc, (InputError, RegistryError)) else EXIT_FAILURE

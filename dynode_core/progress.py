@@ -101,8 +101,9 @@ class TaskState:
         if not self.finished:
             out.append(("eta", f"eta {clock(self.eta(now))}"))
         out.append(("elapsed", f"elapsed {clock(self.elapsed(now))}"))
+        fields = dict(self.fields)  # a copy: the live display reads it from its own thread
         extra = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in self.fields.items())
+                         for k, v in fields.items())
         if extra:
             out.append(("fields", extra))
         return out
