@@ -60,9 +60,8 @@ def reset_work() -> None:
 def exit_code(exc: BaseException) -> int:
     """The exit code for an error meant for users: :data:`EXIT_USAGE` for bad input or
     an unknown or invalid component name found before the work began, else
-    :data:`EXIT_FAILURE`."""
-    from .registry import ComponentConflictError  # two plugins, one name: not the user's
-
-    if _working or isinstance(exc, ComponentConflictError):
+    :data:`EXIT_FAILURE`. An error class may say otherwise with ``invalid_invocation``."""
+    usage = isinstance(exc, (InputError, RegistryError))
+    if _working or not getattr(exc, "invalid_invocation", usage):
         return EXIT_FAILURE
-    return EXIT_USAGE if isinstance(exc, (InputError, RegistryError)) else EXIT_FAILURE
+    return EXIT_USAGE

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .folder import is_run_folder
+from .sections import (PLOT_HEIGHT, PLOT_PAD, PLOT_WIDTH, FramePlot, fmt,  # noqa: F401
+                       frame_plot)
 
 REPORT = "report.html"
 TEMPLATE = "report.html.j2"
@@ -36,7 +38,6 @@ HEADLINE = (("reconstruction_psnr", "reconstruction PSNR (dB)"),
             ("total_seconds", "total time (s)"), ("peak_rss_mb", "peak memory (MiB)"),
             ("device", "device"), ("seed", "seed"))
 
-PLOT_WIDTH, PLOT_HEIGHT, PLOT_PAD = 360, 120, 6
 MAX_COLUMNS = 6  # videos in one row; more wrap, at the same size
 
 
@@ -44,29 +45,6 @@ MAX_COLUMNS = 6  # videos in one row; more wrap, at the same size
 class Video:
     file: str  # relative to the run folder
     label: str
-
-
-@dataclass
-class FramePlot:
-    """A per-frame series drawn as an inline SVG polyline."""
-
-    title: str
-    points: str  # "x,y x,y ..." in the SVG's user units
-    low: str
-    high: str
-    mean: str
-    count: int
-
-
-def fmt(value) -> str:
-    """A number as shown on the page (4 significant digits); anything else as text."""
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
 
 
 def load_run(folder: Path):
@@ -102,21 +80,6 @@ def run_videos(folder: Path, factor: int) -> list[Video]:
     for path in sorted(folder.glob("edited_*.mp4")):
         videos.append(Video(path.name, "edited " + path.stem.removeprefix("edited_")))
     return videos
-
-
-def frame_plot(values, title: str) -> FramePlot | None:
-    """Per-frame values scaled into the plot box (None when there are none)."""
-    values = [float(v) for v in values or []]
-    if not values:
-        return None
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (PLOT_WIDTH - 2 * PLOT_PAD) / max(1, len(values) - 1)
-    inner = PLOT_HEIGHT - 2 * PLOT_PAD
-    points = " ".join(f"{PLOT_PAD + i * step:.1f},{PLOT_PAD + inner * (high - v) / span:.1f}"
-                      for i, v in enumerate(values))
-    return FramePlot(title, points, fmt(low), fmt(high), fmt(sum(values) / len(values)),
-                     len(values))
 
 
 def stage_rows(metrics: dict) -> list[tuple[str, str, str]]:

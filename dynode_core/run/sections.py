@@ -1,14 +1,56 @@
-"""Optional sections of ``report.html``, each shown only when the run has its data:
+"""The parts of ``report.html`` made from numbers: values as shown, per-frame (or
+per-step) plots, and the optional sections, each shown only when the run has its data:
 the generator tuning (``metrics.json`` key ``tune`` and ``tuned.safetensors``) and the
 temporal-consistency numbers (key ``temporal``)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from .html import fmt, frame_plot
 from .tune import DELTA_FILE  # the delta a tuned run writes (the changed tensors only)
+
+PLOT_WIDTH, PLOT_HEIGHT, PLOT_PAD = 360, 120, 6
+
+
+@dataclass
+class FramePlot:
+    """A per-frame series drawn as an inline SVG polyline."""
+
+    title: str
+    points: str  # "x,y x,y ..." in the SVG's user units
+    low: str
+    high: str
+    mean: str
+    count: int
+
+
+def fmt(value) -> str:
+    """A number as shown on the page (4 significant digits); anything else as text."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def frame_plot(values, title: str) -> FramePlot | None:
+    """Per-frame values scaled into the plot box (None when there are none)."""
+    values = [float(v) for v in values or []]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (PLOT_WIDTH - 2 * PLOT_PAD) / max(1, len(values) - 1)
+    inner = PLOT_HEIGHT - 2 * PLOT_PAD
+    points = " ".join(f"{PLOT_PAD + i * step:.1f},{PLOT_PAD + inner * (high - v) / span:.1f}"
+                      for i, v in enumerate(values))
+    return FramePlot(title, points, fmt(low), fmt(high), fmt(sum(values) / len(values)),
+                     len(values))
+
 
 #: Tuner settings shown beside its numbers, when the delta's header has them.
 TUNER_SETTINGS = (("name", "tuner"), ("locality", "locality term (weight)"),
