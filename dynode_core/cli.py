@@ -57,23 +57,86 @@ def one_line(exc: BaseException) -> str | None:
     return None
 
 
+EPILOG = """\b
+Exit codes:
+  0    success
+  1    a failure while working (a component failed, an output exists or
+       cannot be written, the disk is full; some videos of a batch failed)
+  2    an invalid invocation, refused before any work: an unknown option,
+       a bad value, an unknown component name, an impossible combination
+  130  interrupted (Ctrl-C); the message names the command that continues
+"""
+
+
+def resume_command(argv: list[str], command) -> list[str]:
+    """The command line that continues an interrupted ``argv``: the same arguments,
+    with ``--resume`` (in place of ``--overwrite``) when ``command`` takes it."""
+    params = {p.name for p in getattr(command, "params", ())}
+    if "resume" not in params:
+        return ["dynode", *argv]
+    kept = [a for a in argv if a != "--overwrite"]
+    return ["dynode", *kept, *([] if "--resume" in kept else ["--resume"])]
+
+
+def interrupted_line(argv: list[str], command) -> str:
+    """The one line printed on Ctrl-C: what was finished and how to continue."""
+    import shlex
+
+    from .progress import finished_summary
+
+    done = finished_summary() or "no step had started"
+    again = resume_command(argv, command)
+    verb = "continue with" if "--resume" in again else "run again with"
+    return f"Interrupted ({done}); {verb}: {shlex.join(again)}"
+
+
 class DynodeGroup(click.Group):
-    """A click group that turns user errors into one line and exit code 1
-    (``--debug`` / ``DYNODE_DEBUG=1`` shows the traceback instead)."""
+    """A click group with one table of exit codes (see :data:`EPILOG`): errors meant
+    for users become one line (``--debug`` / ``DYNODE_DEBUG=1`` shows the traceback
+    instead) and Ctrl-C prints what was finished and the command that continues."""
+
+    argv: list[str] = []
+
+    def main(self, args=None, *a, **k):
+        from .errors import reset_work
+        from .progress import reset
+
+        self.argv = list(sys.argv[1:] if args is None else args)
+        reset_work()
+        reset()
+        return super().main(args, *a, **k)
+
+    def leaf_command(self, argv: list[str]):
+        """The (sub)command that ``argv`` names, or this group."""
+        command = self
+        for token in argv:
+            if isinstance(command, click.Group) and token in command.commands:
+                command = command.commands[token]
+        return command
 
     def invoke(self, ctx):
+        from .errors import EXIT_INTERRUPTED, exit_code
+
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt:
+            if debug_enabled():
+                raise
+            click.echo(interrupted_line(self.argv, self.leaf_command(self.argv)), err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001
             message = one_line(exc)
             if message is None or debug_enabled():
                 raise
-            raise click.ClickException(message) from None
+            error = click.ClickException(message)
+            error.exit_code = exit_code(exc)
+            raise error from None
 
 
-@click.group(cls=DynodeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DynodeGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EPILOG)
 @click.version_option(__version__, prog_name="dynode")
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, param, value: os.environ.__setitem__("DYNODE_DEBUG", "1")
@@ -107,29 +170,21 @@ def plugins_command(as_json):
 @click.argument("kind", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(kind, as_json):
-    """List registered components, of every kind or of KIND."""
-    from .plugins import get_registry
+    """List registered components, of every kind or of KIND: each with its plugin, the
+    distribution that installed it and the optional extra it needs (installed or not)."""
+    from .listing import component_rows, component_table
     from .registry import KINDS
 
     if kind is not None and kind not in KINDS:
         raise click.BadParameter(f"unknown kind {kind!r}; valid kinds: {', '.join(KINDS)}",
                                  param_hint="KIND")
-    registry = get_registry()
-    rows = [
-        {"kind": c.kind, "name": c.name, "aliases": list(c.aliases),
-         "description": c.description, "plugin": c.plugin}
-        for c in registry.components(kind)
-    ]
+    rows = component_rows(kind)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table("kind", "name", "plugin", "description")
-    for row in rows:
-        table.add_row(row["kind"], row["name"], row["plugin"], row["description"])
-    Console().print(table)
+    Console().print(component_table(rows))
 
 
 def _load_commands() -> None:
@@ -148,10 +203,25 @@ def _plugin_commands() -> None:
 _load_commands()
 
 
+def _forget_the_interrupt() -> None:
+    """The Ctrl-C was handled: let the process exit with 130, not by the signal.
+
+    Under ``python -m``, CPython kills the process with SIGINT at exit when a
+    KeyboardInterrupt ever ended a string ``exec``/``eval`` (a dataclass or namedtuple
+    being built when Ctrl-C landed), even one that was caught; every string ``exec``
+    clears that record first, so a harmless one clears it. Further Ctrl-Cs are ignored:
+    the exit is under way."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exec("pass", {})  # noqa: S102 - a constant string, see above
+
+
 def main(argv=None) -> int:
     """Console entry point."""
     import warnings
 
+    from .errors import EXIT_FAILURE, EXIT_INTERRUPTED
     from .plugins import PluginLoadWarning
 
     warnings.simplefilter("default", PluginLoadWarning)
@@ -160,15 +230,24 @@ def main(argv=None) -> int:
         os.environ["DYNODE_DEBUG"] = "1"
     try:
         _plugin_commands()
+    except KeyboardInterrupt:
+        _forget_the_interrupt()
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - strict plugin mode or a broken hook
         if debug_enabled():
             raise
         click.echo(f"Error: {one_line(exc) or f'{type(exc).__name__}: {exc}'}", err=True)
-        return 1
+        return EXIT_FAILURE
     try:
         cli.main(args=argv, prog_name="dynode", standalone_mode=True)
     except SystemExit as exc:
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        if code == EXIT_INTERRUPTED:
+            _forget_the_interrupt()
+        return code
+    except KeyboardInterrupt:  # outside a command (while click parses, say)
+        _forget_the_interrupt()
+        return EXIT_INTERRUPTED
     return 0
 
 

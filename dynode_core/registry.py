@@ -43,7 +43,7 @@ class InvalidNameError(RegistryError, ValueError):
 
 
 class ComponentConflictError(RegistryError, ValueError):
-    pass
+    invalid_invocation = False  # two plugins, one name: not the user's command (exit 1)
 
 
 class UnknownComponentError(RegistryError, LookupError):

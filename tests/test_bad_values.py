@@ -1,5 +1,5 @@
 """Values of the wrong type, broken trajectory headers and complex codes end in one line
-(``Error: ...``, exit 1), never in a traceback."""
+(``Error: ...``, exit 2: refused before any work), never in a traceback."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import run_dynode
 
 
 def assert_one_line(proc, *words) -> str:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines()
              if ln.strip() and not ln.startswith("warning: dynode plugin")]

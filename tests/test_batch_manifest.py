@@ -77,7 +77,7 @@ def test_every_problem_is_listed_before_anything_runs(tmp_path):
 def test_cli_refuses_a_bad_manifest_with_one_line_and_writes_nothing(tmp_path):
     path = manifest(tmp_path, '[[video]]\ninput = "gone.mp4"\n')
     proc = run_dynode("batch", str(path), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("Error: ") and "gone.mp4" in proc.stderr
     assert not (tmp_path / "out").exists()
 

@@ -430,11 +430,11 @@ def test_cli_edit_errors_are_one_line(tmp_path, generator):
     assert bad.exit_code == 2 and "valid propagations: dynamics, offset, cde, ivp" in bad.output
     need = _invoke("edit", "--trajectory", src, "--edit", "sefa:0:1", "--propagate", "offset",
                    "--out", out)
-    assert need.exit_code == 1 and "needs a generator" in need.output
+    assert need.exit_code == 2 and "needs a generator" in need.output
     assert "Traceback" not in need.output
     nodyn = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "-o",
                     f"folder={directions_dir()}", "--out", out)
-    assert nodyn.exit_code == 1 and "needs fitted dynamics" in nodyn.output
+    assert nodyn.exit_code == 2 and "needs fitted dynamics" in nodyn.output
 
 
 def test_cli_list_directions(generator):
@@ -472,7 +472,7 @@ def test_cli_edit_on_a_dynode_fit_folder(tmp_path):
     assert edited.meta["propagate"] == "dynamics" and edited.meta["edit_component_max_rel_dev"] < 1e-4
     refused = _invoke("edit", folder, "--edit", "file:smile:2", "-o", f"folder={directions_dir()}",
                       "--propagate", "cde", "--out", tmp_path / "cde.safetensors")
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert "'cde' needs controlled dynamics (the 'cde' model), but the dynamics are LinearDynamics" in refused.output
 
 

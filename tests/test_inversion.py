@@ -331,7 +331,7 @@ def test_video_file_inversion_and_cli(tmp_path, generator):
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "--overwrite" in again.output
     steps = CliRunner().invoke(cli, args + ["--overwrite", "--steps", "3"])
-    assert steps.exit_code == 1 and "does not take the setting 'steps'" in steps.output
+    assert steps.exit_code == 2 and "does not take the setting 'steps'" in steps.output
 
 
 def test_optim_by_name_ignores_the_generators_default_encoder():

@@ -151,8 +151,9 @@ def small_generator(seed=0, **kw) -> StyleGAN2Generator:
 
 
 def assert_one_line_error(proc, *words):
-    """Exit code 1, no traceback, one line on stderr holding ``words``."""
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    """Exit code 2 (refused before any work), no traceback, one line on stderr holding
+    ``words``."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for word in words:

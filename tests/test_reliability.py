@@ -137,11 +137,11 @@ def test_a_folder_left_by_a_run_that_did_no_work_is_reused_without_resume(tmp_pa
 def test_outputs_over_the_limit_are_refused_with_the_numbers(tmp_path):
     proc = run_dynode("run", "--out", str(tmp_path / "a"), "--interpolate", "1000000",
                       "--quiet", "--device", "cpu")
-    assert proc.returncode == 1 and "63,000,001 frames, over the limit of 100,000" in proc.stderr
+    assert proc.returncode == 2 and "63,000,001 frames, over the limit of 100,000" in proc.stderr
     assert not (tmp_path / "a").exists()
     proc = run_dynode("run", "--out", str(tmp_path / "b"), "--extrapolate", "1e9",
                       "--quiet", "--device", "cpu")
-    assert proc.returncode == 1 and "--extrapolate's video would have" in proc.stderr
+    assert proc.returncode == 2 and "--extrapolate's video would have" in proc.stderr
     with pytest.raises(InputError, match="more than half the free memory"):
         run_pipeline(RunConfig(out=str(tmp_path / "c"), **{**SMALL, "interpolate": 10**9},
                                max_output_frames=10**12), progress=False)
@@ -155,12 +155,12 @@ def test_dynode_interpolate_refuses_a_huge_factor_before_allocating(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "x.safetensors"
     proc = run_dynode("interpolate", str(fitted), "--factor", "1000000", "--out", str(out))
-    assert proc.returncode == 1 and "5,000,001 frames, over the limit" in proc.stderr
+    assert proc.returncode == 2 and "5,000,001 frames, over the limit" in proc.stderr
     proc = run_dynode("interpolate", str(fitted), "--extrapolate", "1e9", "--out", str(out))
-    assert proc.returncode == 1 and "over the limit" in proc.stderr and not out.exists()
+    assert proc.returncode == 2 and "over the limit" in proc.stderr and not out.exists()
     proc = run_dynode("interpolate", str(fitted), "--factor", "3", "--max-output-frames", "15",
                       "--out", str(out))
-    assert proc.returncode == 1 and "16 frames, over the limit of 15" in proc.stderr
+    assert proc.returncode == 2 and "16 frames, over the limit of 15" in proc.stderr
     proc = run_dynode("interpolate", str(fitted), "--factor", "3", "--out", str(out))
     assert proc.returncode == 0 and out.is_file()
 

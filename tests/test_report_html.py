@@ -129,14 +129,14 @@ def test_report_on_a_folder_that_is_not_a_finished_run_is_one_line(tmp_path, mak
     folder.mkdir()
     make(folder)
     proc = run_dynode("report", str(folder))
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (folder / "report.html").exists()
 
 
 def test_report_on_a_missing_folder_is_one_line(tmp_path):
     proc = run_dynode("report", str(tmp_path / "nowhere"))
-    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "is not a folder" in proc.stderr
 
 

@@ -161,5 +161,5 @@ def test_missing_faces_extra_fails_the_run_in_one_line(tmp_path, monkeypatch):
 def test_cli_run_with_a_bad_aligner_says_one_line(tmp_path):
     proc = run_dynode("run", carphone_path(), "--align", "box:x", "--out", str(tmp_path / "r"),
                       "--quiet")
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "box:X,Y,W,H" in proc.stderr

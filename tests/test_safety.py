@@ -143,7 +143,7 @@ def test_plain_files_still_load(tmp_path):
 
 # ------------------------------------------------------------------------ the CLI
 def assert_cli_refusal(proc, path, what: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)  # refused before any work
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines()
              if ln.strip() and not ln.startswith("warning: dynode plugin")]
@@ -185,7 +185,7 @@ CLI = {  # command -> (arguments given tmp_path and the evil file, what the file
 
 
 @pytest.mark.parametrize("command", CLI)
-def test_commands_refuse_a_malicious_pickle_with_exit_1(evil, tmp_path, command):
+def test_commands_refuse_a_malicious_pickle_with_exit_2(evil, tmp_path, command):
     pt, _, marker = evil
     args, what = CLI[command]
     proc = run_dynode(*map(str, args(tmp_path, pt)), cwd=tmp_path)

@@ -36,7 +36,7 @@ def expected(name: str) -> dict:
 
 
 def one_line_error(proc, *words):
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)  # refused before any work
     lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for word in words:

@@ -124,7 +124,7 @@ def test_dynode_tune_writes_a_delta_from_a_clip(tmp_path):
     proc = run_dynode("tune", str(tmp_path / "run" / "latents.safetensors"), "--frames",
                       "world:circle:5", "--out", str(tmp_path / "x.safetensors"), "-o",
                       "steps=2", "--device", "cpu")
-    assert proc.returncode == 1 and "has 5 frames but" in proc.stderr
+    assert proc.returncode == 2 and "has 5 frames but" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -172,7 +172,7 @@ def test_cli_rejects_an_unknown_motion(tmp_path):
 
     result = CliRunner().invoke(_cli(), ["world", "video", "--motion", "orbit",
                                          "--out", str(tmp_path / "x.mp4")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an invalid invocation
     assert "valid motions: circle" in result.output and not (tmp_path / "x.mp4").exists()
 
 

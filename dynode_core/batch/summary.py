@@ -50,33 +50,75 @@ class BatchSummary:
         return path
 
 
-def _ssim(folder: Path) -> str:
+def _metrics(folder: Path) -> dict:
     try:
-        value = json.loads((folder / "metrics.json").read_text()).get("reconstruction_ssim")
+        metrics = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def _number(value, digits: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return ""
-    return f"{value:.3f}" if isinstance(value, (int, float)) else ""
+    return f"{value:.{digits}f}"
+
+
+def temporal_ratio(metrics: dict):
+    """The first ``*ratio`` number in the run's ``temporal`` metrics (None without)."""
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (isinstance(item, (int, float)) and not isinstance(item, bool)
+                        and str(key).endswith("ratio")):
+                    return item
+                found = walk(item)
+                if found is not None:
+                    return found
+        return None
+
+    return walk(metrics.get("temporal"))
+
+
+#: Order of the statuses in the index: the failed videos first.
+STATUS_ORDER = {"failed": 0, "pending": 1, "ok": 2, "skipped": 3}
+
+
+def index_rows(summary: BatchSummary) -> list[dict]:
+    """One row per video for ``index.html``: failed ones first, then manifest order."""
+    from .thumbs import run_thumbnails
+
+    rows = []
+    for r in sorted(summary.results, key=lambda r: (STATUS_ORDER.get(r.status, 9), r.index)):
+        folder = summary.folder / r.name
+        metrics = _metrics(folder)
+        psnr = r.psnr if r.psnr is not None else metrics.get("reconstruction_psnr")
+        rows.append({
+            "index": r.index, "name": r.name, "status": r.status,
+            "seconds": f"{r.seconds:.1f}", "psnr": _number(psnr, 2),
+            "ssim": _number(metrics.get("reconstruction_ssim"), 3),
+            "temporal": _number(temporal_ratio(metrics), 3),
+            "error": r.error or "",
+            "report": f"{r.name}/report.html" if (folder / "report.html").is_file() else None,
+            "thumbs": run_thumbnails(summary.folder, r.name) if folder.is_dir() else []})
+    return rows
 
 
 def index_page(summary: BatchSummary) -> str:
-    """The batch's index page (Jinja2, autoescaped): every video with its status, numbers
-    and a relative link to its run's ``report.html``."""
+    """The batch's index page (Jinja2, autoescaped, no external requests): a thumbnail of
+    each video's input and output, its status and numbers, a link to its report, the
+    failed videos first with their errors, and columns that sort on a click."""
     import jinja2
 
-    rows = []
-    for r in sorted(summary.results, key=lambda r: r.index):
-        folder = summary.folder / r.name
-        rows.append({"name": r.name, "status": r.status, "seconds": f"{r.seconds:.1f}",
-                     "psnr": "" if r.psnr is None else f"{r.psnr:.2f}", "ssim": _ssim(folder),
-                     "error": r.error or "",
-                     "report": f"{r.name}/report.html" if (folder / "report.html").is_file()
-                     else None})
+    rows = index_rows(summary)
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts().items() if n)
     env = jinja2.Environment(loader=jinja2.PackageLoader("dynode_core.batch", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("index.html.j2").render(
         title=counts or "no videos", executor=summary.executor, workers=summary.workers,
-        wall=f"{summary.wall_seconds:.1f}", manifest=summary.manifest, rows=rows)
+        wall=f"{summary.wall_seconds:.1f}", manifest=summary.manifest, rows=rows,
+        failed=[row for row in rows if row["status"] == "failed"],
+        temporal=any(row["temporal"] for row in rows))
 
 
 def summary_table(summary: BatchSummary):

@@ -23,7 +23,7 @@ import click
               help="Gaussian sigma (frames) over the crop's size and angle; 0 = off.")
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Only the first N frames.")
 @click.option("--overwrite", is_flag=True, help="Replace the files of an earlier dynode align.")
-@click.option("--quiet", is_flag=True, help="No summary.")
+@click.option("--quiet", is_flag=True, help="No progress or summary.")
 def align(video, out, aligner, size, face_index, smooth_center, smooth_axes, max_frames,
           overwrite, quiet):
     """Align every frame of VIDEO: FFHQ-aligned face crops (or a fixed crop) and the
@@ -42,9 +42,12 @@ def align(video, out, aligner, size, face_index, smooth_center, smooth_axes, max
                          "choose a new or empty folder (nothing in it was touched)")
     if target.exists() and not overwrite:
         raise InputError(f"{target} exists; pass --overwrite to replace it")
-    result = align_video(video, aligner, size=size, out=out, max_frames=max_frames,
-                         face_index=face_index, smooth_center=smooth_center,
-                         smooth_axes=smooth_axes)
+    from ..progress import Progressor, started_task
+
+    with Progressor(enabled=not quiet) as bar:
+        result = align_video(video, aligner, size=size, out=out, max_frames=max_frames,
+                             face_index=face_index, smooth_center=smooth_center,
+                             smooth_axes=smooth_axes, progress=started_task(bar, "align"))
     if not quiet:
         counts = result.counts()
         click.echo(f"aligned {len(result)} frames ({counts['detected']} detected, "

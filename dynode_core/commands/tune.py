@@ -30,18 +30,23 @@ def tune(latents, clip, generator, checkpoint, tuner, options, crop, out, device
          overwrite):
     """Tune GENERATOR's synthesis weights so that the codes in LATENTS reproduce the
     frames of the clip they came from; writes only the changed tensors."""
-    stats = tune_on_clip(latents, clip, out, generator=generator, checkpoint=checkpoint,
-                         tuner=tuner, options=parse_options(options, "--option"), crop=crop,
-                         device=device, seed=seed, overwrite=overwrite)
+    from ..progress import Progressor, started_task
+
+    with Progressor() as bar:
+        stats = tune_on_clip(latents, clip, out, generator=generator, checkpoint=checkpoint,
+                             tuner=tuner, options=parse_options(options, "--option"),
+                             crop=crop, device=device, seed=seed, overwrite=overwrite,
+                             progress=started_task(bar, f"tune {tuner}"))
     click.echo(f"wrote {out}: {stats['steps']} steps, last batch {stats['final_batch_psnr']} dB")
 
 
 def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: str,
                  options: dict | None = None, crop: str = "center", device: str = "auto",
-                 seed: int = 0, overwrite: bool = False) -> dict:
+                 seed: int = 0, overwrite: bool = False, progress=None) -> dict:
     """The command's work: the clip's frames (streamed once into a frame store, as the
     generator sees them) tune the generator with the codes as pivots; the delta is
-    written to ``out``. Checkpoints in ``OUT.state/`` so a rerun resumes."""
+    written to ``out``. Checkpoints in ``OUT.state/`` so a rerun resumes. ``progress``:
+    a callback for the tuning steps."""
     import tempfile
     from pathlib import Path
 
@@ -76,8 +81,11 @@ def tune_on_clip(latents, clip, out, *, generator: str, checkpoint=None, tuner: 
         if store.count != len(traj):
             raise InputError(f"{clip} has {store.count} frames but {latents} holds "
                              f"{len(traj)} codes")
+        if progress is not None:
+            progress(0, total=chosen.config.get("steps"))
         stats, delta = tune_generator(chosen, model, traj.latents, store.tensors,
-                                      state_dir=out.with_name(out.stem + ".state"))
+                                      state_dir=out.with_name(out.stem + ".state"),
+                                      progress=progress)
     save_generator_delta(out, **delta)
     return stats
 

@@ -29,26 +29,18 @@ def _device(generator) -> torch.device:
 @contextlib.contextmanager
 def progress_callback(progress, total: int | None, description: str):
     """A ``progress(advance, total=None, description=None)`` callable for ``progress``:
-    ``True`` shows a rich bar, ``False``/``None`` nothing, a callable is used as is."""
+    ``True`` shows progress (:class:`~dynode_core.app.Progressor`: a live line on a
+    terminal, plain lines in a log), ``False``/``None`` nothing, a callable is used as is."""
     if callable(progress):
         yield progress
         return
     if not progress:
         yield no_progress
         return
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from ..progress import Progressor
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns) as bar:
-        task = bar.add_task(description, total=total)
-
-        def update(advance=0, total=None, description=None):
-            bar.update(task, advance=advance, **({"total": total} if total is not None else {}),
-                       **({"description": description} if description else {}))
-
-        yield update
+    with Progressor() as bar:
+        yield bar.task(description, total)
 
 
 def smooth(codes: torch.Tensor, sigma: float) -> torch.Tensor:

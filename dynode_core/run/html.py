@@ -14,12 +14,15 @@ only gathers and formats the data it shows.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 from .folder import is_run_folder
+from .sections import (PLOT_HEIGHT, PLOT_PAD, PLOT_WIDTH, FramePlot, fmt,  # noqa: F401
+                       frame_plot)
 
 REPORT = "report.html"
 TEMPLATE = "report.html.j2"
@@ -35,7 +38,6 @@ HEADLINE = (("reconstruction_psnr", "reconstruction PSNR (dB)"),
             ("total_seconds", "total time (s)"), ("peak_rss_mb", "peak memory (MiB)"),
             ("device", "device"), ("seed", "seed"))
 
-PLOT_WIDTH, PLOT_HEIGHT, PLOT_PAD = 360, 120, 6
 MAX_COLUMNS = 6  # videos in one row; more wrap, at the same size
 
 
@@ -43,29 +45,6 @@ MAX_COLUMNS = 6  # videos in one row; more wrap, at the same size
 class Video:
     file: str  # relative to the run folder
     label: str
-
-
-@dataclass
-class FramePlot:
-    """A per-frame series drawn as an inline SVG polyline."""
-
-    title: str
-    points: str  # "x,y x,y ..." in the SVG's user units
-    low: str
-    high: str
-    mean: str
-    count: int
-
-
-def fmt(value) -> str:
-    """A number as shown on the page (4 significant digits); anything else as text."""
-    if isinstance(value, bool) or value is None:
-        return "-" if value is None else str(value)
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
 
 
 def load_run(folder: Path):
@@ -83,8 +62,12 @@ def load_run(folder: Path):
                          "(continue it with dynode run --resume)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{folder}/metrics.json is not valid JSON: {exc}") from None
-    if not isinstance(metrics, dict):
-        raise InputError(f"{folder}/metrics.json does not hold a JSON object")
+    from .metrics_schema import SchemaError, check_metrics
+
+    try:
+        check_metrics(metrics)
+    except SchemaError as exc:
+        raise InputError(f"{folder}/{exc}") from None
     return metrics, RunConfig.from_toml(folder / "config.toml")
 
 
@@ -99,31 +82,62 @@ def run_videos(folder: Path, factor: int) -> list[Video]:
     return videos
 
 
-def frame_plot(values, title: str) -> FramePlot | None:
-    """Per-frame values scaled into the plot box (None when there are none)."""
-    values = [float(v) for v in values or []]
-    if not values:
-        return None
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = (PLOT_WIDTH - 2 * PLOT_PAD) / max(1, len(values) - 1)
-    inner = PLOT_HEIGHT - 2 * PLOT_PAD
-    points = " ".join(f"{PLOT_PAD + i * step:.1f},{PLOT_PAD + inner * (high - v) / span:.1f}"
-                      for i, v in enumerate(values))
-    return FramePlot(title, points, fmt(low), fmt(high), fmt(sum(values) / len(values)),
-                     len(values))
-
-
 def stage_rows(metrics: dict) -> list[tuple[str, str, str]]:
     stages = metrics.get("stages") or {}
     return [(name, fmt(info.get("seconds")), fmt(info.get("peak_rss_mb")))
             for name, info in stages.items() if isinstance(info, dict)]
 
 
-def reproduce_command(folder: Path) -> str:
-    """The command that runs this run again, into a new folder beside it."""
-    config = shlex.quote(str(folder / "config.toml"))
-    return f"dynode run --config {config} --out {shlex.quote(f'{folder}-again')}"
+def started_in(folder: Path, out: str) -> Path | None:
+    """The folder a run was started in, from where its ``--out`` led (None if unknown)."""
+    out_path = Path(os.path.normpath(out))
+    if out_path.is_absolute() or ".." in out_path.parts:
+        return None
+    parts, here = out_path.parts, folder.absolute().parts
+    if len(here) <= len(parts) or here[-len(parts):] != parts:
+        return None
+    return Path(*here[: -len(parts)])
+
+
+def reproduce_command(folder: Path, config) -> tuple[str, str]:
+    """The command that runs this run again into a new folder beside it, from any
+    directory, and a note saying how its input path was found."""
+    folder = folder.absolute()
+    args = ["dynode", "run"]
+    note = "Every path is absolute: run it from any directory."
+    given = config.input
+    if given is not None and not Path(given).is_absolute():
+        start = started_in(folder, config.out)
+        if start is not None and (start / given).exists():
+            args.append(str(start / given))
+            note = (f"The input {given!r} was relative to the folder the run started in "
+                    f"({start}); it is given here as an absolute path, so the command "
+                    "works from any directory.")
+        elif not (folder / given).exists() and ":" not in given:
+            note = (f"The input {given!r} is relative to the folder the run started in, "
+                    "which is unknown: run it from there, or give the input's absolute "
+                    "path first.")
+    args += ["--config", str(folder / "config.toml"), "--out", f"{folder}-again"]
+    return shlex.join(args), note
+
+
+#: Config fields that only a world clip uses (shown when the run had no input).
+WORLD_ONLY = ("demo_motion", "demo_frames")
+
+
+def shown_config(folder: Path, config) -> str:
+    """``config.toml`` as shown: without the world clip's fields for a real input."""
+    text = (folder / "config.toml").read_text()
+    if config.input is None:
+        return text
+    import tomli_w
+
+    from .config import tomllib
+
+    doc = tomllib.loads(text)
+    for key in WORLD_ONLY:
+        doc.get("run", {}).pop(key, None)
+    return tomli_w.dumps(doc)
 
 
 def report_context(folder: Path) -> dict:
@@ -132,7 +146,10 @@ def report_context(folder: Path) -> dict:
     videos = run_videos(folder, config.interpolate)
     plots = [frame_plot(metrics.get(f"reconstruction_{key}_per_frame"), title)
              for key, title in (("psnr", "PSNR (dB)"), ("ssim", "SSIM"))]
+    from .sections import temporal_section, tune_section
+
     fit = metrics.get("fit") if isinstance(metrics.get("fit"), dict) else {}
+    command, note = reproduce_command(folder, config)
     return {
         "title": f"dynode run {folder.name}",
         "videos": videos,
@@ -143,14 +160,17 @@ def report_context(folder: Path) -> dict:
         "fit": [(key, fmt(value)) for key, value in fit.items()],
         "dynamics": config.dynamics,
         "factor": config.interpolate,
-        "source": config.input or f"world clip {config.demo_motion}",
+        "source": config.input or f"world clip {config.demo_motion} ({config.demo_frames} "
+                                  "frames)",
         "columns": max(1, min(len(videos), MAX_COLUMNS)),
         "stages": stage_rows(metrics),
         "images": [name for name in ("trajectory.png", "contact_sheet.png")
                    if (folder / name).is_file()],
-        "config": (folder / "config.toml").read_text(),
+        "config": shown_config(folder, config),
         "versions": sorted((metrics.get("versions") or {}).items()),
-        "reproduce": reproduce_command(folder),
+        "reproduce": command, "reproduce_note": note,
+        "tune": tune_section(folder, metrics),
+        "temporal": temporal_section(metrics),
     }
 
 

@@ -78,6 +78,7 @@ def summary_table(metrics: dict):
     for stage, info in metrics.get("stages", {}).items():
         table.add_row(stage, f"{info['seconds']:.2f}", f"{info['peak_rss_mb']:.0f}")
     for key in ("reconstruction_psnr", "reconstruction_ssim", "fit_loss", "total_seconds"):
-        if key in metrics:
-            table.add_row(key, f"{metrics[key]:.4g}", "")
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            table.add_row(key, f"{value:.4g}", "")
     return table

@@ -16,4 +16,5 @@ def register_executors(register):
                          "worker processes (workers=N)")
     register("ray", lazy("dynode_executors.ray_cluster:RayExecutor"),
              description="Ray actors, one per worker: a local Ray, or a cluster "
-                         "(address=auto|ray://HOST:PORT); needs dynode's ray extra")
+                         "(address=auto|ray://HOST:PORT); needs dynode's ray extra",
+             extra="ray")

@@ -13,7 +13,8 @@ from dynode_core import hookimpl, lazy
 @hookimpl
 def register_aligners(register):
     register("face", lazy("dynode_faces.face:FaceAligner"),
-             description='a tracked face, FFHQ-aligned and smoothed (pip install "dynode[faces]")')
+             description='a tracked face, FFHQ-aligned and smoothed (pip install "dynode[faces]")',
+             extra="faces")
     register("center", lazy("dynode_faces.simple:CenterAligner"),
              description="the centred square of every frame (the default)")
     register("box", lazy("dynode_faces.simple:BoxAligner"),

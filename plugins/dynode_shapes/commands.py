@@ -56,17 +56,16 @@ def _frames(motion, edit_fn, times, resolution, chunk: int = 256):
 
 
 def _write(path, batches, *, fps: float, total: int) -> None:
-    from rich.progress import Progress
-
     from dynode_core import write_video
+    from dynode_core.app import Progressor
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("rendering", total=total)
+    with Progressor() as bar:
+        advance = bar.task("rendering", total)
 
         def counted():
             for batch in batches:
                 yield batch
-                progress.advance(task, len(batch))
+                advance(len(batch))
 
         write_video(path, counted(), fps=fps)
 
