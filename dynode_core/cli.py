@@ -163,7 +163,7 @@ def plugins_command(as_json):
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.provides.items())
         status = info.status if info.error is None else f"{info.status}: {info.error}"
         table.add_row(info.name, info.version or "-", info.source, status, provides)
-    Console().print(table)
+    Console(markup=False).print(table)  # descriptions are shown literally ("[faces]")
 
 
 @cli.command("list")

@@ -240,7 +240,7 @@ def load_plugins() -> DynodePluginManager:
         pm.set_blocked(name)
     for module_name in DEFAULT_PLUGINS:
         pm.load_module(module_name, source="bundled", version=_core_version(),
-                       distribution="dynode")
+                       distribution="dynode-gan")
     if not os.environ.get("DYNODE_DISABLE_PLUGIN_AUTOLOAD"):
         pm.load_entry_points()
     for module_name in _env_list("DYNODE_PLUGINS"):

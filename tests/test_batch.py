@@ -18,7 +18,7 @@ from conftest import REPO, run_dynode
 
 SMALL = dict(inversion_steps=2, dynamics="linear", interpolate=2, batch_size=4, device="cpu")
 CLIPS = ("circle", "bounce", "spin")
-NO_RAY = "needs Ray: pip install 'dynode[ray]'"
+NO_RAY = 'needs Ray: pip install -e ".[ray]"'
 
 
 def write_manifest(path, videos):

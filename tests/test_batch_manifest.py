@@ -155,7 +155,7 @@ def test_a_missing_ray_names_the_extra(monkeypatch):
     from dynode_core.batch import create_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    with pytest.raises(DynodeError, match=r"pip install 'dynode\[ray\]'"):
+    with pytest.raises(DynodeError, match=r'pip install -e "\.\[ray\]"'):
         create_executor("ray", workers=2)
 
 

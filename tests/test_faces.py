@@ -14,7 +14,7 @@ from dynode_core.plugins import get_plugin_manager
 
 from conftest import run_dynode
 
-cv2 = pytest.importorskip("cv2", reason='needs the faces extra: pip install "dynode[faces]"')
+cv2 = pytest.importorskip("cv2", reason='needs the faces extra: pip install -e ".[faces]"')
 
 
 def carphone_path() -> str:
@@ -31,7 +31,7 @@ def carphone() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def carphone_alignment():
-    pytest.importorskip("dlib", reason='needs the faces extra: pip install "dynode[faces]"')
+    pytest.importorskip("dlib", reason='needs the faces extra: pip install -e ".[faces]"')
     from dynode_core.plugins import reset_plugin_manager
 
     reset_plugin_manager()
@@ -216,7 +216,7 @@ def test_missing_faces_extra_is_named_in_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib now fails
     with pytest.raises(InputError) as info:
         build_aligner("face")
-    assert 'pip install "dynode[faces]"' in str(info.value) and "\n" not in str(info.value)
+    assert 'pip install -e ".[faces]"' in str(info.value) and "\n" not in str(info.value)
 
 
 def test_dynode_align_writes_crops_and_transforms(tmp_path):

@@ -13,7 +13,7 @@ from dynode_core import InputError, RunConfig, run_pipeline
 from conftest import run_dynode
 
 av = pytest.importorskip("av")
-pytest.importorskip("cv2", reason='needs the faces extra: pip install "dynode[faces]"')
+pytest.importorskip("cv2", reason='needs the faces extra: pip install -e ".[faces]"')
 
 QUICK = dict(generator="shapes64", max_frames=16, inversion_steps=2, dynamics="linear",
              interpolate=2)
@@ -64,7 +64,7 @@ def frames_of(path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def face_run(tmp_path_factory):
-    pytest.importorskip("dlib", reason='needs the faces extra: pip install "dynode[faces]"')
+    pytest.importorskip("dlib", reason='needs the faces extra: pip install -e ".[faces]"')
     from dynode_core.plugins import reset_plugin_manager
 
     reset_plugin_manager()
@@ -152,7 +152,7 @@ def test_bad_align_options_fail_before_any_work(tmp_path, options, message):
 
 def test_missing_faces_extra_fails_the_run_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dlib", None)
-    with pytest.raises(InputError, match=r'pip install "dynode\[faces\]"'):
+    with pytest.raises(InputError, match=r'pip install -e "\.\[faces\]"'):
         run_pipeline(RunConfig(input=carphone_path(), align="face", out=str(tmp_path / "run"),
                                **QUICK), progress=False)
     assert not (tmp_path / "run").exists()

@@ -1,5 +1,5 @@
 """Image warps for aligned crops, all through OpenCV (``opencv-python-headless``, part of
-the ``dynode[faces]`` extra): frames -> crops, crops pasted back into their frames
+the ``faces`` extra): frames -> crops, crops pasted back into their frames
 under a feathered mask, and in-between backgrounds from dense optical flow (DIS).
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 
-EXTRA = 'pip install "dynode[faces]"'
+EXTRA = 'pip install -e ".[faces]" (in the dynode source checkout)'
 #: Optical flow is computed on frames shrunk to at most this many pixels a side.
 FLOW_MAX_SIDE = 320
 

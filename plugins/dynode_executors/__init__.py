@@ -1,6 +1,6 @@
 """Where ``dynode batch`` runs: ``local`` (this process, or a pool of worker processes)
 and ``ray`` (a local Ray started for the batch, or a cluster joined with ``address=``;
-needs the extra ``pip install 'dynode[ray]'``).
+needs the ``ray`` extra, ``pip install -e ".[ray]"`` in the source checkout).
 
 Factories are called as ``factory(workers=None, address=None)``. Modules are imported
 lazily: importing this package imports neither torch nor ray.
@@ -16,5 +16,6 @@ def register_executors(register):
                          "worker processes (workers=N)")
     register("ray", lazy("dynode_executors.ray_cluster:RayExecutor"),
              description="Ray actors, one per worker: a local Ray, or a cluster "
-                         "(address=auto|ray://HOST:PORT); needs dynode's ray extra",
+                         "(address=auto|ray://HOST:PORT); needs the ray extra: "
+                         'pip install -e ".[ray]" in the dynode source checkout',
              extra="ray")

@@ -6,7 +6,8 @@ batch; with ``address`` (``auto``, ``ray://HOST:PORT``) it joins a running clust
 leaves it running. Each actor reserves ``threads`` CPUs and sets torch to that many
 threads, so workers x threads never exceeds the CPUs Ray has. A video whose actor
 dies (killed, out of memory) goes to a fresh actor once; ``ray`` is imported only
-when the executor is built (``pip install 'dynode[ray]'``).
+when the executor is built (the ``ray`` extra: ``pip install -e ".[ray]"`` in the source
+checkout).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise DynodeError("--executor ray needs Ray: pip install 'dynode[ray]'") from None
+        raise DynodeError('--executor ray needs Ray: pip install -e ".[ray]" '
+                          "(in the dynode source checkout)") from None
     return ray
 
 

