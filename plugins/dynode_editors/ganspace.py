@@ -36,10 +36,13 @@ class Components:
 
 
 def fit_components(w: torch.Tensor, num_components: int = 80) -> Components:
-    """PCA of W codes (N, D) by SVD of the centred data (float64)."""
+    """PCA of W codes (N, D) by SVD of the centred data (float64). A component's sign is
+    fixed so that its largest entry (in absolute value) is positive: the SVD's own signs
+    depend on the LAPACK build, and ``ganspace:K:+2`` must mean the same move everywhere."""
     w = w.detach().double().cpu()
     mean = w.mean(0)
     _, s, vh = torch.linalg.svd(w - mean, full_matrices=False)
+    vh = vh * torch.sign(vh.gather(1, vh.abs().argmax(dim=1, keepdim=True)))
     k = min(num_components, vh.shape[0])
     std = s[:k] / max(w.shape[0] - 1, 1) ** 0.5
     return Components(mean.float(), vh[:k].float(), std.float())
