@@ -3,7 +3,7 @@
 The architecture is read from the tensors (resolution, widths, z/w dims, mapping depth,
 class embedding, FIR filter) and from plain attributes of the pickled layers
 (``conv_clamp``, the mapping's learning-rate multiplier, ``architecture``). Key
-correspondence, NVIDIA -> rosinality layout (see ``DESIGN.md``, "Formats users already own"):
+correspondence, NVIDIA -> rosinality layout (see ``docs/design.md``, "Formats users already own"):
 
 - ``mapping.fc{i}`` -> ``style.{i+1}``; ``mapping.embed`` -> ``embed``;
   ``mapping.w_avg`` -> the mean latent;
