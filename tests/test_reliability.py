@@ -148,21 +148,34 @@ def test_outputs_over_the_limit_are_refused_with_the_numbers(tmp_path):
 
 
 def test_dynode_interpolate_refuses_a_huge_factor_before_allocating(tmp_path):
-    run_pipeline(RunConfig(out=str(tmp_path / "run"), **SMALL), progress=False)
+    """Checked in this process (click's runner): each refusal is one line and exit 2, and
+    comes before anything is allocated or written."""
+    import torch
+    from click.testing import CliRunner
+
+    from dynode_core import LatentTrajectory
+    from dynode_core.cli import cli
+
+    def dynode(*args):
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    codes = tmp_path / "codes.safetensors"
+    LatentTrajectory(torch.arange(6, dtype=torch.float64) / 25, torch.randn(6, 3, 8), "w+",
+                     {"fps": 25.0}).save(codes)
     fitted = tmp_path / "fitted"
-    proc = run_dynode("fit", str(tmp_path / "run" / "latents.safetensors"), "--dynamics",
-                      "linear", "--out", str(fitted), "--device", "cpu")
-    assert proc.returncode == 0, proc.stderr
+    assert dynode("fit", str(codes), "--dynamics", "linear", "--out", str(fitted), "--quiet",
+                  "--device", "cpu").exit_code == 0
     out = tmp_path / "x.safetensors"
-    proc = run_dynode("interpolate", str(fitted), "--factor", "1000000", "--out", str(out))
-    assert proc.returncode == 2 and "5,000,001 frames, over the limit" in proc.stderr
-    proc = run_dynode("interpolate", str(fitted), "--extrapolate", "1e9", "--out", str(out))
-    assert proc.returncode == 2 and "over the limit" in proc.stderr and not out.exists()
-    proc = run_dynode("interpolate", str(fitted), "--factor", "3", "--max-output-frames", "15",
-                      "--out", str(out))
-    assert proc.returncode == 2 and "16 frames, over the limit of 15" in proc.stderr
-    proc = run_dynode("interpolate", str(fitted), "--factor", "3", "--out", str(out))
-    assert proc.returncode == 0 and out.is_file()
+    res = dynode("interpolate", str(fitted), "--factor", "1000000", "--out", str(out))
+    assert res.exit_code == 2 and "5,000,001 frames, over the limit" in res.output
+    res = dynode("interpolate", str(fitted), "--extrapolate", "1e9", "--out", str(out))
+    assert res.exit_code == 2 and "over the limit" in res.output and not out.exists()
+    res = dynode("interpolate", str(fitted), "--factor", "3", "--max-output-frames", "15",
+                 "--out", str(out))
+    assert res.exit_code == 2 and "16 frames, over the limit of 15" in res.output
+    res = dynode("interpolate", str(fitted), "--factor", "3", "--out", str(out))
+    assert res.exit_code == 0 and out.is_file()
+    assert len(LatentTrajectory.load(out)) == 16
 
 
 # ------------------------------------------------------------------- write failures

