@@ -11,8 +11,8 @@ import pytest
 import dynode_core
 
 REPO = Path(__file__).resolve().parents[1]
-PLUGINS = sorted(p.name for p in (REPO / "plugins").iterdir()
-                 if p.is_dir() and p.name.startswith("dynode_"))
+PLUGINS = sorted(p.name for p in (REPO / "plugins").iterdir()  # packages, not dynode_gan.egg-info
+                 if p.name.startswith("dynode_") and (p / "__init__.py").is_file())
 #: What a plugin may import of the core; plugins that add commands may also use the
 #: application tier.
 PLUGIN_API = {"dynode_core", "dynode_core.testing", "dynode_core.formats"}
