@@ -64,7 +64,11 @@ def ray_cluster():
     ray.shutdown()
 
 
-@pytest.fixture(params=["local", "ray"])
+#: Ray variants start a Ray cluster (tens of seconds each): `slow`, run by .ci/run.
+RAY = pytest.param("ray", marks=pytest.mark.slow)
+
+
+@pytest.fixture(params=["local", RAY])
 def executor(request, monkeypatch):
     """The executor's name, with the worker-killing plugin active in its workers."""
     monkeypatch.setenv("DYNODE_PLUGINS", "batch_killer")  # spawned processes inherit it
@@ -73,8 +77,10 @@ def executor(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("executor_args", [[], ["--executor", "ray", "--workers", "2"]],
-                         ids=["local-sequential", "ray-own-cluster"])
+@pytest.mark.parametrize("executor_args", [
+    pytest.param([], id="local-sequential"),
+    pytest.param(["--executor", "ray", "--workers", "2"], id="ray-own-cluster",
+                 marks=pytest.mark.slow)])
 def test_cli_names_the_corrupt_video_and_exits_1(tmp_path, executor_args):
     if executor_args:
         pytest.importorskip("ray", reason=NO_RAY)
@@ -146,7 +152,7 @@ def _delta(folder):
     return read_generator_delta(folder / "tuned.safetensors")
 
 
-@pytest.mark.parametrize("executor_name", ["local", "ray"])
+@pytest.mark.parametrize("executor_name", ["local", RAY])
 def test_tuned_videos_on_one_worker_match_their_own_runs(executor_name, tmp_path, request):
     """A worker shares one loaded generator between its videos; tuning one video must not
     leak into the next (each run tunes its own copy)."""
