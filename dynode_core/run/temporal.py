@@ -178,10 +178,12 @@ def offset_psnr(ctx, limit: int) -> dict:
     for name, codes in ctx.results[EDIT].items():
         offset = propagate_edit(ctx.results[FIT], traj, ctx.edits[name], ctx.generator,
                                 strategy="offset")
-        pairs = zip(render_batches(ctx.generator, codes[picks].float()),
-                    render_batches(ctx.generator, torch.as_tensor(offset)[picks].float()))
-        found[f"edited_{name}"] = float(np.mean([psnr(a, b) for x, y in pairs
-                                                 for a, b in zip(x, y)]))
+        # each render runs to its end (a generator left suspended inside torch.no_grad
+        # would switch gradients off for the rest of the process when collected)
+        ran = np.concatenate(list(render_batches(ctx.generator, codes[picks].float())))
+        offset = np.concatenate(list(render_batches(ctx.generator,
+                                                    torch.as_tensor(offset)[picks].float())))
+        found[f"edited_{name}"] = float(np.mean([psnr(a, b) for a, b in zip(ran, offset)]))
     return found
 
 
