@@ -16,6 +16,8 @@ interpolate    fitted :class:`Dynamics`            ``{"interpolated": traj, ...}
 edit           fitted :class:`Dynamics`            ``{edit name: codes (T, L, D)}``
 render         ``{output name: Output}``           :class:`Rendered` (sheet rows, metrics)
 write          :class:`Rendered`                   ``None``
+temporal       ``None`` (reads the written files)  ``metrics.json``'s ``temporal`` section
+                                                   (real inputs; ``--temporal``)
 =============  ==================================  ====================================
 """
 

@@ -22,9 +22,8 @@ import json
 import numpy as np
 
 from ..errors import DynodeError
-from .runner import ALIGN, EDIT, FIT, INVERT, READ, WRITE, Stage, StageOption, result_of
-
-TEMPORAL = "temporal"
+from .runner import (ALIGN, EDIT, FIT, INVERT, READ, TEMPORAL, WRITE, Stage, StageOption,
+                     result_of)
 FACES_FILE = "face_boxes.json"
 SAVED = ("cache", "temporal.json")
 #: Identity is reported only when a face is found in at least this share of frames.
@@ -36,8 +35,8 @@ OPTIONS = (
     StageOption("temporal", bool,
                 help="Measure the outputs' temporal consistency: warping error, TL-ID/TG-ID "
                      "(metrics.json 'temporal') [on for video files when OpenCV is installed]."),
-    StageOption("temporal_frames", int, default=120, minimum=2,
-                help="--temporal measures the first N input frames [120]."),
+    StageOption("temporal_frames", int, default=60, minimum=2,
+                help="--temporal measures the first N input frames [60]."),
 )
 
 
