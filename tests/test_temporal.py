@@ -17,6 +17,7 @@ dlib = pytest.importorskip("dlib", reason='needs the faces extra: pip install "d
 
 FRAMES = 48
 EDIT = "sefa:0:2"
+pytestmark = pytest.mark.slow  # one 48-frame run and 300 identity embeddings: about a minute
 
 
 def carphone_path() -> str:
@@ -166,7 +167,35 @@ def test_face_boxes_file_and_offset_psnr(run):
     assert run.metrics["temporal"]["reconstruction"]["psnr"] > 15
 
 
+def test_the_pasted_outputs_add_no_seam(run):
+    """Along the mask's border the pasted reconstruction has no more gradient energy than
+    the input there (a seam would add an edge)."""
+    from test_paste import frame_alpha, seam_ratio
+
+    from dynode_core import Alignment
+    from dynode_core.run.paste import mask_for
+
+    alignment = Alignment.load(run.folder / "alignment")
+    mask, matrices = mask_for(alignment), alignment.matrices()
+    source = decoded(carphone_path(), FRAMES)
+    out = decoded(run.folder / "reconstruction.mp4")
+    ratios = [seam_ratio(out[t], source[t], frame_alpha(mask, matrices[t], source[t]))
+              for t in range(0, FRAMES, 4)]
+    assert max(ratios) <= 1.0, ratios
+
+
 def test_generated_sources_are_not_measured_by_default(tmp_path):
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), max_frames=4, inversion_steps=1,
                                     dynamics="linear"), progress=False)
     assert "temporal" not in result.metrics and "temporal" not in result.metrics["stages"]
+
+
+def test_a_clip_without_faces_gets_warping_error_and_a_reason(tmp_path):
+    result = run_pipeline(RunConfig(out=str(tmp_path / "run"), max_frames=6, inversion_steps=1,
+                                    dynamics="linear", temporal=True, temporal_frames=5),
+                          progress=False)
+    section = result.metrics["temporal"]
+    assert section["frames"] == 5 and section["input"]["warping_error"] > 0
+    assert section["reconstruction"]["warping_error_ratio"] > 0
+    assert section["reconstruction"]["tl_id"] is None and section["face_boxes"] is None
+    assert "face" in section["identity"]  # why: no face in the clip
