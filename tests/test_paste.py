@@ -56,9 +56,9 @@ def test_a_bright_crop_leaves_no_seam(carphone, aligned):
     is matched to the frame at the mask's edge: the border's gradient energy is what it
     is for a crop of the right colours, and no more than the input's own."""
     from dynode_core.alignment.warp import paste, warp_crop
-    from dynode_core.run.paste import mask_for
+    from dynode_core.alignment.warp import paste_mask
 
-    mask, matrices = mask_for(aligned), aligned.matrices()
+    mask, matrices = paste_mask(aligned), aligned.matrices()
     for index in (0, 15, 29):
         frame = carphone[index]
         true = warp_crop(frame, matrices[index], 64)
@@ -73,9 +73,9 @@ def test_a_bright_crop_leaves_no_seam(carphone, aligned):
 
 
 def test_the_mask_is_face_shaped_and_its_feather_narrow(carphone, aligned):
-    from dynode_core.run.paste import mask_for
+    from dynode_core.alignment.warp import paste_mask
 
-    mask = mask_for(aligned)
+    mask = paste_mask(aligned)
     alpha = frame_alpha(mask, aligned.matrices()[10], carphone[10])
     soft = ((alpha > 0.05) & (alpha < 0.95)).sum()
     contour = border(alpha).sum() / 2  # the ring is about two pixels wide

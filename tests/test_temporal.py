@@ -173,10 +173,10 @@ def test_the_pasted_outputs_add_no_seam(run):
     from test_paste import frame_alpha, seam_ratio
 
     from dynode_core import Alignment
-    from dynode_core.run.paste import mask_for
+    from dynode_core.alignment.warp import paste_mask
 
     alignment = Alignment.load(run.folder / "alignment")
-    mask, matrices = mask_for(alignment), alignment.matrices()
+    mask, matrices = paste_mask(alignment), alignment.matrices()
     source = decoded(carphone_path(), FRAMES)
     out = decoded(run.folder / "reconstruction.mp4")
     ratios = [seam_ratio(out[t], source[t], frame_alpha(mask, matrices[t], source[t]))

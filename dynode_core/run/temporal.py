@@ -191,8 +191,10 @@ def measure(ctx, _written) -> dict:
     from .temporal_meter import assemble
 
     saved = ctx.folder.joinpath(*SAVED)
-    if ctx.resume and saved.is_file():
-        return json.loads(saved.read_text())
+    if ctx.resume and saved.is_file():  # reused when it measured every output (no edit added)
+        section = json.loads(saved.read_text())
+        if all(name in section for name in _videos(ctx)):
+            return section
     limit = min(len(ctx.results[INVERT]), int(ctx.settings["temporal_frames"]))
     landmarks, why = face_track(ctx, limit)
     pasted = bool(ctx["paste_back"])
