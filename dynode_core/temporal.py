@@ -128,3 +128,17 @@ def psnr(first: np.ndarray, second: np.ndarray) -> float:
     """PSNR (dB, peak 255) of two uint8 frames, capped at 100 dB for identical ones."""
     mse = float(np.square(first.astype(np.float64) - second.astype(np.float64)).mean())
     return 100.0 if mse <= 1e-10 else min(100.0, 10 * np.log10(255.0 ** 2 / mse))
+
+
+def warping_error(reference: np.ndarray, video: np.ndarray, boxes=None) -> float | None:
+    """The warping error of ``video`` (T, H, W, 3) uint8 with the flow of ``reference``
+    (its input, the same shape): the mean over consecutive pairs; ``boxes`` (T, 4), when
+    given, limit each pair to frame t's box. ``warping_error(x, x)`` is the input's floor."""
+    flow, errors = PairFlow(), []
+    for t in range(min(len(reference), len(video)) - 1):
+        forward, mask = flow(reference[t], reference[t + 1])
+        if boxes is not None:
+            mask &= box_mask(mask.shape, boxes[t])
+        errors.append(pair_error(video[t], video[t + 1], forward, mask))
+    kept = [e for e in errors if e is not None]
+    return float(np.mean(kept)) if kept else None

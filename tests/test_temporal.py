@@ -184,6 +184,20 @@ def test_the_pasted_outputs_add_no_seam(run):
     assert max(ratios) <= 1.0, ratios
 
 
+def test_the_application_function_matches_the_run(run):
+    from dynode_core.app import warping_error
+
+    source = decoded(carphone_path(), FRAMES)
+    out = decoded(run.folder / "reconstruction.mp4")
+    section = run.metrics["temporal"]
+    assert warping_error(source, source) == pytest.approx(section["input"]["warping_error"],
+                                                          rel=1e-5)
+    assert warping_error(source, out) == pytest.approx(
+        section["reconstruction"]["warping_error"], rel=1e-5)
+    still = np.repeat(source[:1], 4, axis=0)
+    assert warping_error(still, still) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_generated_sources_are_not_measured_by_default(tmp_path):
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), max_frames=4, inversion_steps=1,
                                     dynamics="linear"), progress=False)
