@@ -70,7 +70,7 @@ def earlier_mask(alignment: Alignment) -> np.ndarray:
     return np.minimum(cv2.GaussianBlur(hull.astype(np.float32) / 255.0, (0, 0), feather), edge)
 
 
-def before_after(run: Path, name: str, index: int, out: Path, scale: int = 3) -> None:
+def before_after(run: Path, name: str, index: int, out: Path, scale: int = 2) -> None:
     """input | before | after around the face of frame ``index`` of output ``name``."""
     from dynode_core.alignment.warp import paste
 
