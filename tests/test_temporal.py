@@ -17,6 +17,7 @@ dlib = pytest.importorskip("dlib", reason='needs the faces extra: pip install "d
 
 FRAMES = 48
 EDIT = "sefa:0:2"
+EDITED = "edited_" + EDIT.replace(":", "-")
 pytestmark = pytest.mark.slow  # one 48-frame run and 300 identity embeddings: about a minute
 
 
@@ -119,7 +120,7 @@ def test_warping_error_agrees_with_a_second_implementation(run):
     boxes = np.concatenate([marks.min(1), marks.max(1)], axis=1)
     videos = {"input": source, "reconstruction": decoded(run.folder / "reconstruction.mp4"),
               "interpolated": decoded(run.folder / "interpolated.mp4", FRAMES, step=2),
-              f"edited_{EDIT.replace(':', '-')}": decoded(run.folder / f"edited_{EDIT.replace(':', '-')}.mp4")}
+              EDITED: decoded(run.folder / f"{EDITED}.mp4")}
     for name, frames in videos.items():
         row = section[name]
         assert row["warping_error"] == pytest.approx(warping_error(source, frames), rel=1e-3), name
@@ -149,7 +150,7 @@ def test_tl_id_and_tg_id_agree_with_a_second_implementation(run):
     section = run.metrics["temporal"]
     marks = Alignment.load(run.folder / "alignment").landmarks[:FRAMES]
     e_in = embeddings(decoded(carphone_path(), FRAMES), marks)
-    for name in ("reconstruction", f"edited_{EDIT.replace(':', '-')}"):
+    for name in ("reconstruction", EDITED):
         e_out = embeddings(decoded(run.folder / f"{name}.mp4"), marks)
         tl, tg = tl_tg(e_in, e_out)
         assert section[name]["tl_id"] == pytest.approx(tl, abs=1e-3), name
@@ -162,7 +163,7 @@ def test_face_boxes_file_and_offset_psnr(run):
     assert len(doc["boxes"]) == FRAMES and doc["frame_size"] == [176, 144]
     x0, y0, x1, y1 = doc["boxes"][0]
     assert 0 <= x0 < x1 <= 176 and 0 <= y0 < y1 <= 144
-    edited = run.metrics["temporal"][f"edited_{EDIT.replace(':', '-')}"]
+    edited = run.metrics["temporal"][EDITED]
     assert edited["psnr_vs_offset"] > 30  # linear dynamics carry the edit as an offset
     assert run.metrics["temporal"]["reconstruction"]["psnr"] > 15
 

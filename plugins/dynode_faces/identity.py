@@ -24,7 +24,8 @@ def model_file() -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("face_recognition_models")
-    path = None if spec is None else Path(list(spec.submodule_search_locations)[0]) / "models" / MODEL
+    folder = None if spec is None else Path(list(spec.submodule_search_locations)[0])
+    path = None if folder is None else folder / "models" / MODEL
     if path is None or not path.is_file():
         raise InputError(f"identity embeddings need dlib's face-recognition model: {EXTRA}")
     return path
