@@ -109,9 +109,10 @@ def paste_mask(alignment) -> np.ndarray:
 
 
 def seam_matched(crop: np.ndarray, under: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``crop`` with its colours shifted to meet ``under`` (the input's crop) at the mask's
-    edge: the difference measured in a band just inside the edge, spread smoothly over
-    the crop (a normalised Gaussian), so the seam vanishes and the inside keeps its detail."""
+    """``crop`` with its colours shifted to meet ``under`` (the input's crop, at any size)
+    at the mask's edge: the difference measured in a band just inside the edge, spread
+    smoothly over the crop (a normalised Gaussian), so the seam vanishes and the inside
+    keeps its detail."""
     cv2 = require_cv2()
     size = crop.shape[0]
     side = min(size, MATCH_SIDE)
@@ -151,8 +152,12 @@ def paste(frame: np.ndarray, crop: np.ndarray, matrix: np.ndarray,
     cv2 = require_cv2()
     height, width = frame.shape[:2]
     size = crop.shape[0]
-    if match:
-        crop = seam_matched(crop, warp_crop(frame, matrix, size), mask)
+    if match:  # the input's crop is needed only at the matching's own size
+        side = min(size, MATCH_SIDE)
+        k = side / size
+        shrink = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
+        small = (shrink @ np.vstack([np.asarray(matrix, np.float64), [0, 0, 1]]))[:2]
+        crop = seam_matched(crop, warp_crop(frame, small, side), mask)
     x0, y0, x1, y1 = _bbox(np.asarray(matrix, np.float64), size, width, height)
     out = frame.copy()
     if x1 <= x0 or y1 <= y0:
