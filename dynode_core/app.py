@@ -31,6 +31,7 @@ _PUBLIC = {
     "render_all": "render",
     "add_edits": "run",
     "psnr_ssim": "metrics",
+    "warping_error": "temporal",
     # whole videos
     "align_video": "alignment",
     "open_video": "video",

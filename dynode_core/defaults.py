@@ -13,6 +13,10 @@ TUNER = "pti"
 #: registered encoder (or one is given), else optimisation alone.
 INVERTER_WITH_ENCODER = "hybrid"
 INVERTER = "optim"
+#: What the ``temporal`` stage measures faces with when the run did not align on them:
+#: the face aligner (boxes) and the identity embeddings (TL-ID / TG-ID).
+FACE_ALIGNER = "face"
+FACE_EMBEDDINGS = "face-embeddings"
 #: The demo clip a run renders when it is given no input: ``world:MOTION:FRAMES``, read
 #: by the video reader registered for the ``world`` scheme (the shapes world).
 DEMO_SCHEME = "world"

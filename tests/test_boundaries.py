@@ -102,7 +102,7 @@ APP_API = [
     "invert_video", "build_inverter", "default_encoder",
     "parse_edit", "resolve_edit", "propagate_edit", "reference_codes", "create_editor",
     "Edit", "EditSpec", "PROPAGATIONS", "upsample_times", "extrapolation_times",
-    "render_all", "add_edits", "psnr_ssim",
+    "render_all", "add_edits", "psnr_ssim", "warping_error",
     "align_video", "open_video", "run_batch", "read_manifest",
     "generator_sha256", "tune_generator", "save_generator_delta", "read_generator_delta",
     "apply_generator_delta",

@@ -49,7 +49,8 @@ def __getattr__(name):
 
 #: What a run folder holds (edited_<name>.mp4 per edit; extrapolated.* when asked;
 #: a GIF preview of every video with ``gif``; tuned.safetensors with ``tune``; alignment/
-#: and aligned/ with an aligner that crops).
+#: and aligned/ with an aligner that crops; face_boxes.json when the temporal stage found a
+#: face).
 ARTIFACTS = ("input.mp4", "reconstruction.mp4", "interpolated.mp4", "contact_sheet.png",
              "trajectory.png", "metrics.json", "config.toml", "latents.safetensors",
              "interpolated.safetensors", "dynamics", "report.html")

@@ -3,10 +3,12 @@
 Each output frame sits at a position in the input (frame ``j`` of an output at N times
 the input's rate is input frame ``j / N``). Its crop is warped back by the inverse of
 the crop transform at that position (transforms in between frames interpolated from
-the smoothed quads) and blended under a feathered mask; outside the mask the pixels
-are the input's. A position between two input frames gets a background made from
-both, warped along their dense optical flow (OpenCV DIS) and cross-faded. The input is
-decoded again, forward, for each output, so memory stays at a batch at any frame size.
+the smoothed quads), its colours matched to the input's along the mask's edge, and
+blended under a narrowly feathered face-shaped mask; outside the mask the pixels are
+the input's. A position between two input frames gets the nearer input frame as its
+background, warped along their dense optical flow (OpenCV DIS): never a cross-fade of
+two frames, which shows a double image where the flow is wrong. The input is decoded
+again, forward, for each output, so memory stays at a batch at any frame size.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ class Originals:
         return self._frames[index]
 
     def at(self, position: float) -> np.ndarray:
-        """The frame at a fractional ``position``: an input frame, or a flow-warped
-        blend of the two around it."""
+        """The frame at a fractional ``position``: an input frame, or the nearer of the
+        two around it warped along their flow."""
         from ..alignment.warp import flow_between
 
         low = int(np.floor(position + 1e-9))

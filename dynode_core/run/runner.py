@@ -37,7 +37,9 @@ def peak_rss_mb() -> float:
 #: stages and plugins read earlier results as ``ctx.results[INVERT]`` and so on.
 READ, ALIGN, INVERT, TUNE, FIT = "read", "align", "invert", "tune", "fit"
 INTERPOLATE, EDIT, RENDER, WRITE = "interpolate", "edit", "render", "write"
-DEFAULT_STAGE_NAMES = (READ, ALIGN, INVERT, TUNE, FIT, INTERPOLATE, EDIT, RENDER, WRITE)
+TEMPORAL = "temporal"
+DEFAULT_STAGE_NAMES = (READ, ALIGN, INVERT, TUNE, FIT, INTERPOLATE, EDIT, RENDER, WRITE,
+                       TEMPORAL)
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 

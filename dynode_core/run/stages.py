@@ -16,6 +16,8 @@ interpolate    fitted :class:`Dynamics`            ``{"interpolated": traj, ...}
 edit           fitted :class:`Dynamics`            ``{edit name: codes (T, L, D)}``
 render         ``{output name: Output}``           :class:`Rendered` (sheet rows, metrics)
 write          :class:`Rendered`                   ``None``
+temporal       ``None`` (reads the written files)  ``metrics.json``'s ``temporal`` section
+                                                   (real inputs; ``--temporal``)
 =============  ==================================  ====================================
 """
 
@@ -30,6 +32,7 @@ from .align import align_stage, aligned_batches, crop_mode
 from .outputs import render, render_plan, write
 from .runner import (EDIT, FIT, INTERPOLATE, INVERT, READ, RENDER, WRITE, Stage, Stages,
                      result_of)
+from .temporal import temporal_stage
 from .tune import tune_stage
 from ..inversion.frames import FrameStore
 from .source import Source, check_input_frames, reader_options, source_name
@@ -138,7 +141,7 @@ def edit(ctx, dynamics) -> dict[str, torch.Tensor]:
 
 def default_stages() -> Stages:
     """read -> align -> invert -> tune -> fit -> interpolate -> edit -> render -> write
-    (``tune`` runs only with ``--tune``)."""
+    -> temporal (``tune`` runs only with ``--tune``, ``temporal`` on real inputs)."""
     return Stages([
         Stage(READ, read, take=lambda ctx: ctx.info,
               description="stream the input once, copying it to input.mp4"),
@@ -156,4 +159,5 @@ def default_stages() -> Stages:
               description="codes to videos; reconstruction PSNR/SSIM"),
         Stage(WRITE, write, take=result_of(RENDER),
               description="contact sheet, codes, trajectory plot"),
+        temporal_stage(),
     ])

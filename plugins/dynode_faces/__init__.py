@@ -22,3 +22,10 @@ def register_aligners(register):
              description="a fixed box, box:X,Y,W,H in frame pixels")
     register("none", lazy("dynode_faces.simple:WholeAligner"),
              description="the whole frame, resized (aspect ratio not kept)")
+
+
+@hookimpl
+def register_metrics(register):
+    register("face-embeddings", lazy("dynode_faces.identity:face_embeddings"),
+             description="unit 128-D identity embeddings of the face at given 68 landmarks "
+                         "(dlib's face-recognition ResNet; frames=, landmarks=)")

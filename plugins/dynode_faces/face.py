@@ -157,21 +157,33 @@ class FaceAligner(Aligner):
         return points @ back[:, :2].T + back[:, 2] + 0.5
 
     def align(self, frames, *, width, height, count, size, progress=no_progress) -> Alignment:
-        tracker, marks, index = Tracker(self.face_index), np.full((count, 68, 2), np.nan), 0
+        from .track import MotionTracker
+
+        tracker, motion = Tracker(self.face_index), MotionTracker()
+        marks, moves, index = np.full((count, 68, 2), np.nan), np.full((count, 2), np.nan), 0
         for batch in frames:
             for frame in batch:
                 if index < count:
                     found = self.landmarks(frame, tracker)
                     if found is not None:
                         marks[index] = found
+                    moved = motion.step(frame, found)
+                    if moved is not None:
+                        moves[index] = moved
                 index += 1
             progress(len(batch))
-        return self.from_landmarks(marks[:min(index, count)], width=width, height=height,
-                                   size=size)
+        kept = min(index, count)
+        return self.from_landmarks(marks[:kept], width=width, height=height, size=size,
+                                   motions=moves[:kept])
 
     def from_landmarks(self, marks: np.ndarray, *, width: int, height: int,
-                       size: int) -> Alignment:
-        """The alignment of per-frame landmarks (NaN where no face was found)."""
+                       size: int, motions: np.ndarray | None = None) -> Alignment:
+        """The alignment of per-frame landmarks (NaN where no face was found). A detection
+        that jumps away from its neighbours is dropped; frames without a face follow the
+        face's measured ``motions`` (T, 2) where given, else are interpolated; both are
+        marked ``filled``."""
+        from .track import track_gaps
+
         found = np.isfinite(marks).all(axis=(1, 2))
         if not found.any():
             which = "a face" if self.face_index == 0 else f"{self.face_index + 1} faces"
@@ -179,6 +191,11 @@ class FaceAligner(Aligner):
                              f"in {len(marks)} frames); use --align center or box:X,Y,W,H")
         centres, axes = ffhq.centre_and_axis(marks)
         raw = ffhq.quads(centres, axes)
+        jumps = ffhq.jumps(centres, axes)
+        centres[jumps], axes[jumps], found = np.nan, np.nan, found & ~jumps
+        marks = np.where(jumps[:, None, None], np.nan, marks)  # the points the quads came from
+        if motions is not None:
+            centres = track_gaps(centres, motions)
         centres = ffhq.smooth(ffhq.fill_gaps(centres), self.smooth_center)
         axes = ffhq.smooth(ffhq.fill_gaps(axes), self.smooth_axes)
         status = ["detected" if f else "filled" for f in found]
@@ -186,4 +203,5 @@ class FaceAligner(Aligner):
                          (int(width), int(height)), aligner="face", landmarks=marks,
                          meta={"face_index": self.face_index, "smooth_center": self.smooth_center,
                                "smooth_axes": self.smooth_axes, "detector": "dlib-hog",
+                               "jumps_dropped": int(jumps.sum()),
                                "landmarks": MODEL})

@@ -47,6 +47,26 @@ def quads(centres: np.ndarray, axes: np.ndarray) -> np.ndarray:
                      centres + axes - y], axis=1)
 
 
+#: A detection whose centre lies further than this many half-sides of its quad from the
+#: median of its found neighbours (JUMP_WINDOW on each side) is a jump, not motion.
+JUMP = 0.5
+JUMP_WINDOW = 2
+
+
+def jumps(centres: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """(T,) bool: found centres that jump away from their found neighbours' median."""
+    found = np.flatnonzero(np.isfinite(centres).all(axis=1))
+    out = np.zeros(len(centres), bool)
+    if len(found) < 2 * JUMP_WINDOW + 1:
+        return out
+    for k, index in enumerate(found):
+        lo = max(0, min(k - JUMP_WINDOW, len(found) - 2 * JUMP_WINDOW - 1))
+        near = centres[found[lo:lo + 2 * JUMP_WINDOW + 1]]
+        gap = np.linalg.norm(centres[index] - np.median(near, axis=0))
+        out[index] = gap > JUMP * np.linalg.norm(axes[index])
+    return out
+
+
 def fill_gaps(values: np.ndarray) -> np.ndarray:
     """Rows that are NaN replaced by linear interpolation between the nearest found rows
     (the first / last found row beyond the ends)."""
