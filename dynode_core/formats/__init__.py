@@ -7,10 +7,13 @@ only (how a file is laid out and read safely), never a model. Today:
   StyleGAN3) read as plain data through a restricted unpickler, running nothing from
   the file (``load_network``, ``read_network_pickle``, ``is_network_pickle``,
   ``PickledModule``).
+- :mod:`dynode_core.formats.conversion`: what every ``dynode convert`` shares (the output
+  checks before the source is read, the source's SHA-256).
 """
 
+from .conversion import check_conversion_paths, file_sha256
 from .netpickle import (PickledModule, RefusedGlobal, is_network_pickle, load_network,
                         read_network_pickle)
 
-__all__ = ["PickledModule", "RefusedGlobal", "is_network_pickle", "load_network",
-           "read_network_pickle"]
+__all__ = ["PickledModule", "RefusedGlobal", "check_conversion_paths", "file_sha256",
+           "is_network_pickle", "load_network", "read_network_pickle"]

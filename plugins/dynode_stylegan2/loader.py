@@ -24,11 +24,12 @@ from pathlib import Path
 
 import torch
 
-from dynode_core import (InputError, check_format, check_new_output, config_of,
+from dynode_core import (InputError, check_format, config_of,
                          load_tensor_file, read_safetensors, write_safetensors)
 
 from .model import StyleGAN2Generator
-from dynode_core.formats import is_network_pickle, load_network
+from dynode_core.formats import (check_conversion_paths, file_sha256, is_network_pickle,
+                                 load_network)
 from .nvidia import nvidia_generator_state
 
 FORMAT = "dynode.stylegan2/1"
@@ -191,20 +192,8 @@ def save_generator(model: StyleGAN2Generator, path, *, source: dict | None = Non
 def convert_checkpoint(source, out, *, network: str = "G_ema", overwrite: bool = False) -> Path:
     """Load any accepted file (``.pkl``, rosinality ``.pt``, e4e/pSp) once and write it as
     dynode's ``.safetensors`` + JSON, so later loads never read a pickle."""
-    import hashlib
-
-    source, out = Path(source), Path(out)
-    if out.suffix != ".safetensors":
-        raise InputError(f"--out {out} must end with .safetensors")
-    if source.resolve() in (out.resolve(), out.with_suffix(".json").resolve()):
-        raise InputError("--out would overwrite the file being converted")
-    for path in (out, out.with_suffix(".json")):
-        check_new_output(path, overwrite=overwrite)
+    source, out = check_conversion_paths(source, out, overwrite=overwrite)
     model = load_generator(source, network=network)
-    digest = hashlib.sha256()
-    with open(source, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
     return save_generator(model, out, source={
-        "file": source.name, "sha256": digest.hexdigest(), "network": network,
+        "file": source.name, "sha256": file_sha256(source), "network": network,
         "mean_latent": model.mean_latent_source})

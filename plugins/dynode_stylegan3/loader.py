@@ -15,14 +15,14 @@ Accepted inputs:
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
-from dynode_core import (InputError, check_format, check_new_output, config_of,
+from dynode_core import (InputError, check_format, config_of,
                          load_tensor_file, read_safetensors, write_safetensors)
-from dynode_core.formats import is_network_pickle, load_network
+from dynode_core.formats import (check_conversion_paths, file_sha256, is_network_pickle,
+                                 load_network)
 
 from .config import config_from_pickle, config_from_state
 from .model import StyleGAN3Generator
@@ -106,17 +106,7 @@ def save_generator(model: StyleGAN3Generator, path, *, source: dict | None = Non
 
 def convert_checkpoint(source, out, *, network: str = "G_ema", overwrite: bool = False) -> Path:
     """Load any accepted file once and write it as dynode's ``.safetensors`` + JSON."""
-    source, out = Path(source), Path(out)
-    if out.suffix != ".safetensors":
-        raise InputError(f"--out {out} must end with .safetensors")
-    if source.resolve() in (out.resolve(), out.with_suffix(".json").resolve()):
-        raise InputError("--out would overwrite the file being converted")
-    for target in (out, out.with_suffix(".json")):
-        check_new_output(target, overwrite=overwrite)
+    source, out = check_conversion_paths(source, out, overwrite=overwrite)
     model = load_generator(source, network=network)
-    digest = hashlib.sha256()
-    with open(source, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return save_generator(model, out, source={"file": source.name, "sha256": digest.hexdigest(),
+    return save_generator(model, out, source={"file": source.name, "sha256": file_sha256(source),
                                               "network": network})
