@@ -55,8 +55,16 @@ def _wait(driver, condition):
     return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(condition)
 
 
+def _fresh(batch):
+    """The index loaded anew (a sort by an earlier test is undone), for any test order."""
+    driver, folder, url = batch
+    driver.get_log("browser")  # read (and so cleared): what an earlier test left
+    driver.get(url + "index.html")
+    return driver, folder, url
+
+
 def test_failed_videos_come_first_with_their_one_line_errors(batch):
-    driver, folder, _ = batch
+    driver, folder, _ = _fresh(batch)
     rows = driver.execute_script(ROWS)
     assert [r["name"] for r in rows] == ["broken", "world-circle-6", "world-spin-6"]
     failures = driver.find_element("id", "failures").text
@@ -65,7 +73,7 @@ def test_failed_videos_come_first_with_their_one_line_errors(batch):
 
 
 def test_every_thumbnail_loads_and_every_linked_video_plays(batch):
-    driver, folder, url = batch
+    driver, folder, url = _fresh(batch)
     _wait(driver, lambda d: all(i["complete"] for r in d.execute_script(ROWS)
                                 for i in r["images"]))
     rows = driver.execute_script(ROWS)
@@ -89,7 +97,7 @@ def test_every_thumbnail_loads_and_every_linked_video_plays(batch):
 
 
 def test_links_open_each_runs_report_with_its_numbers(batch):
-    driver, folder, url = batch
+    driver, folder, url = _fresh(batch)
     rows = driver.execute_script(ROWS)
     batch_json = {v["name"]: v for v in json.loads((folder / "batch.json").read_text())["videos"]}
     for row in rows[1:]:
@@ -98,7 +106,7 @@ def test_links_open_each_runs_report_with_its_numbers(batch):
 
 
 def test_columns_sort_on_a_click(batch):
-    driver, _, _ = batch
+    driver, _, _ = _fresh(batch)
     header = driver.find_element("css selector", "th[data-key=psnr] button")
     header.click()
     ascending = [r["name"] for r in driver.execute_script(ROWS)]
