@@ -111,7 +111,7 @@ class StyleGAN2Generator(Generator):
                 if not name.startswith(("style.", "embed."))}
 
     def mean_latent(self) -> torch.Tensor:
-        return self.latent_avg.detach().clone()
+        return widen(self.latent_avg.detach().clone())
 
     def mapping(self, z: torch.Tensor, truncation: float = 1.0, *, label=None) -> torch.Tensor:
         """z (N, D) -> w (N, D), truncated towards ``latent_avg``. Class-conditional
@@ -169,7 +169,7 @@ class StyleGAN2Generator(Generator):
 
     def modulation_weights(self) -> list[torch.Tensor]:
         """Per-layer (C_in, D) matrices A with style = A @ w + b (``style_layer_names`` order)."""
-        return [mod.effective_weight().detach() for mod, _ in self._style_layers]
+        return [widen(mod.effective_weight().detach()) for mod, _ in self._style_layers]
 
     # -- synthesis ---------------------------------------------------------------------
     def _noise(self, mode: str, n: int) -> list:
