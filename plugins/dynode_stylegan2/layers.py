@@ -59,9 +59,10 @@ class ModulatedConv2d(nn.Module):
     ``conv(x, weight * style) * demod * gain + shift``, with ``style`` (N, C_in) the
     modulation output and ``shift`` broadcastable to the output (bias, noise).
 
-    A batch of one folds style, demodulation and gain into the weights (cheapest);
-    larger batches modulate the activations, share one convolution and demodulate
-    the outputs; 1x1 convolutions use a batched matrix product with per-sample weights.
+    A batch of one folds style, demodulation and gain into the kernels where they are
+    smaller than the activations (:meth:`_folds`); otherwise, and for larger batches, it
+    modulates the activations, shares one convolution and demodulates the outputs; 1x1
+    convolutions use a batched matrix product with per-sample weights.
     """
 
     def __init__(self, in_ch, out_ch, kernel_size, style_dim, *, demodulate=True, upsample=False):
@@ -105,15 +106,19 @@ class ModulatedConv2d(nn.Module):
             out_scale = factor.new_full((factor.shape[0], self.weight.shape[1]), gain)
         if kernel.shape[-1] == 1:
             return self._pointwise(x, kernel, out_scale[:, :, None] * factor[:, None, :], shift)
-        # One sample: fold style and demodulation into the kernels when they are the
-        # smaller tensor to scale (C_out * k * k < H * W), else scale the activations.
-        if x.shape[0] == 1 and out_scale.shape[1] * kernel.shape[-1] ** 2 < x.shape[2] * x.shape[3]:
+        if self._folds(x, out_scale.shape[1]):
             scale = out_scale[0, :, None] * factor[0]  # (C_out, C_in)
             out = self._conv(x, kernel * (scale.t() if self.upsample else scale)[:, :, None, None])
             return out if shift is None else out.add_(shift)
         out = self._conv(x * factor[:, :, None, None], kernel)
         out_scale = out_scale[:, :, None, None]
         return out * out_scale if shift is None else torch.addcmul(shift, out, out_scale)
+
+    def _folds(self, x, out_channels: int) -> bool:
+        """One sample: fold style and demodulation into the kernels when they are the
+        smaller tensor to scale (C_out * k * k < H * W), else scale the activations."""
+        kernel_size = self.weight.shape[-1]
+        return x.shape[0] == 1 and out_channels * kernel_size ** 2 < x.shape[2] * x.shape[3]
 
     @staticmethod
     def _pointwise(x, weight, scale, shift):

@@ -59,6 +59,8 @@ class StyleGAN2Generator(Generator):
     """
 
     precisions = ("fp32", "bf16")
+    #: Activations' layout: channels-last convolutions are faster on CPU.
+    memory_format = torch.channels_last
 
     def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, *,
                  channels: dict | None = None, channel_multiplier: int = 2, lr_mlp: float = 0.01,
@@ -192,7 +194,7 @@ class StyleGAN2Generator(Generator):
         styles = [style.to(self.latent_avg.dtype) for style in styles]
         noise = self._noise(noise_mode, styles[0].shape[0])
         x = self.input.input.expand(styles[0].shape[0], -1, -1, -1)
-        x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
+        x = x.contiguous(memory_format=self.memory_format)
         x = self.conv1(x, styles[0], noise[0])
         skip = self.to_rgb1(x, styles[1])
         for k, rgb in enumerate(self.to_rgbs):
