@@ -116,4 +116,4 @@ def test_threads_flag_on_the_cli(tmp_path):
     bad = run_dynode("run", "--threads", "0", "--out", str(tmp_path / "run"))
     assert bad.returncode == 2 and "--threads" in bad.stderr
     env = run_dynode("run", "--out", str(tmp_path / "run"), env={"DYNODE_THREADS": "x"})
-    assert env.returncode == 1 and env.stderr.strip().splitlines()[-1].startswith("Error: DYNODE")
+    assert env.returncode == 2 and env.stderr.strip().splitlines()[-1].startswith("Error: DYNODE")

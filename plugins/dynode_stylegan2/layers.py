@@ -21,6 +21,8 @@ from .fir import Blur, Upsample
 
 SQRT2 = math.sqrt(2.0)
 BLUR_TAPS = (1, 3, 3, 1)
+#: Pixels of a map from which a batch is convolved sample by sample with folded kernels.
+FOLD_BATCH = 128 * 128
 
 
 def lrelu(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -59,10 +61,11 @@ class ModulatedConv2d(nn.Module):
     ``conv(x, weight * style) * demod * gain + shift``, with ``style`` (N, C_in) the
     modulation output and ``shift`` broadcastable to the output (bias, noise).
 
-    A batch of one folds style, demodulation and gain into the kernels where they are
-    smaller than the activations (:meth:`_folds`); otherwise, and for larger batches, it
-    modulates the activations, shares one convolution and demodulates the outputs; 1x1
-    convolutions use a batched matrix product with per-sample weights.
+    Where the kernels are smaller than a sample's activations (:meth:`_folds`: the large
+    maps) each sample's style, demodulation and gain are folded into its kernels, one
+    convolution per sample; elsewhere the activations are modulated around one
+    convolution shared by the batch and the outputs demodulated. 1x1 convolutions use a
+    batched matrix product with per-sample weights.
     """
 
     def __init__(self, in_ch, out_ch, kernel_size, style_dim, *, demodulate=True, upsample=False):
@@ -107,18 +110,25 @@ class ModulatedConv2d(nn.Module):
         if kernel.shape[-1] == 1:
             return self._pointwise(x, kernel, out_scale[:, :, None] * factor[:, None, :], shift)
         if self._folds(x, out_scale.shape[1]):
-            scale = out_scale[0, :, None] * factor[0]  # (C_out, C_in)
-            out = self._conv(x, kernel * (scale.t() if self.upsample else scale)[:, :, None, None])
+            scale = out_scale[:, :, None] * factor[:, None, :]  # (N, C_out, C_in)
+            if self.upsample:
+                scale = scale.transpose(1, 2)
+            outs = [self._conv(x[i:i + 1], kernel * scale[i, :, :, None, None])
+                    for i in range(x.shape[0])]
+            out = outs[0] if len(outs) == 1 else torch.cat(outs)
             return out if shift is None else out.add_(shift)
         out = self._conv(x * factor[:, :, None, None], kernel)
         out_scale = out_scale[:, :, None, None]
         return out * out_scale if shift is None else torch.addcmul(shift, out, out_scale)
 
     def _folds(self, x, out_channels: int) -> bool:
-        """One sample: fold style and demodulation into the kernels when they are the
-        smaller tensor to scale (C_out * k * k < H * W), else scale the activations."""
-        kernel_size = self.weight.shape[-1]
-        return x.shape[0] == 1 and out_channels * kernel_size ** 2 < x.shape[2] * x.shape[3]
+        """Fold style and demodulation into each sample's kernels (one convolution per
+        sample) when they are the smaller tensor to scale (C_out * k * k < H * W) and,
+        for a batch, the maps are large enough (from 128 x 128) that one convolution per
+        sample costs no more than a shared one; else scale the activations around one
+        convolution shared by the batch."""
+        size, kernel_size = x.shape[2] * x.shape[3], self.weight.shape[-1]
+        return out_channels * kernel_size ** 2 < size and (x.shape[0] == 1 or size >= FOLD_BATCH)
 
     @staticmethod
     def _pointwise(x, weight, scale, shift):
