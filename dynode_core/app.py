@@ -54,6 +54,7 @@ _PUBLIC = {
     "check_precision": "compute",
     "apply_precision": "compute",
     "bf16_unsupported": "compute",
+    "with_threads": "params",
 }
 
 __all__ = list(_PUBLIC)
