@@ -88,7 +88,9 @@ class ModulatedConv2d(nn.Module):
         for the transposed convolution of ``upsample``, else (C_out, C_in, k, k)) and their
         (C_out, C_in) squared norms. While the weights are fixed (rendering, inverting)
         both are kept, the kernels channels-last (oneDNN's layout: no reorder per call);
-        they are recomputed when gradients may flow to the weights or the weights change."""
+        they are recomputed when gradients may flow to the weights or the weights change
+        (``load_state_dict``, optimisers, in-place ops under ``torch.no_grad``; an edit
+        through ``.data`` bypasses the version counter and is not seen)."""
         weight = self.weight[0]
         if torch.is_grad_enabled() and weight.requires_grad:
             kernel = weight.transpose(0, 1) if self.upsample else weight
