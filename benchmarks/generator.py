@@ -18,6 +18,13 @@ difference of the two outputs is reported.
 
     PYTHONPATH=.:plugins python benchmarks/generator.py --rosinality /work/scratch/rosinality
 
+``--side 256,1024`` instead runs the contenders side by side in ONE process,
+interleaved (dynode fp32 and bf16, rosinality, the network's bare convolutions): see
+``generator_side.py``; the steadiest comparison on a shared machine.
+
+    PYTHONPATH=.:plugins python benchmarks/generator.py --side 256,1024 --threads 1 \
+        --rosinality /work/scratch/rosinality --reps 5
+
 ``--train`` instead times training steps of the narrow 64 px model (batch 32): a G
 step (G forward, D forward, backward), a D step (fake + real) and an R1 step (D double
 backward), in CPU and wall seconds.
@@ -175,6 +182,29 @@ def train_steps(batch: int = 32, reps: int = 2) -> None:
               f"(threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.1f})", flush=True)
 
 
+def side(args) -> None:
+    import torch
+
+    from dynode_core.app import bf16_unsupported
+    from generator_side import print_rows, side_by_side
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.side.split(",")):
+            name = f"{size}px-b1"
+            CONFIGS.setdefault(name, {"size": size, "batch": 1})
+            weights = Path(tmp) / f"{name}.pt"
+            make_weights(name, weights)
+            rows = side_by_side(size, 1, weights, args.reps, args.rosinality,
+                                bf16_unsupported("cpu") is None)
+            print_rows(rows)
+            results += rows
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS))
@@ -185,6 +215,8 @@ def main() -> None:
     parser.add_argument("--rosinality", help="checkout of rosinality/stylegan2-pytorch")
     parser.add_argument("--json", help="also write all results here")
     parser.add_argument("--train", action="store_true", help="time training steps instead")
+    parser.add_argument("--side", metavar="SIZES",
+                        help="in-process side-by-side at these sizes (batch 1), e.g. 256,1024")
     parser.add_argument("--worker", nargs=4, metavar=("CONFIG", "IMPL", "WEIGHTS", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -194,6 +226,8 @@ def main() -> None:
 
             torch.set_num_threads(args.threads)
         return train_steps()
+    if args.side:
+        return side(args)
     if args.worker:
         name, impl, weights, out = args.worker
         return worker(name, impl, Path(weights), args.reps, args.budget, args.rosinality,

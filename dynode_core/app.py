@@ -49,6 +49,12 @@ _PUBLIC = {
     "Progressor": "progress",
     "versions": "provenance",
     "peak_rss_mb": "run.runner",
+    # threads and number format (--threads, --precision)
+    "set_threads": "compute",
+    "check_precision": "compute",
+    "apply_precision": "compute",
+    "bf16_unsupported": "compute",
+    "with_threads": "params",
 }
 
 __all__ = list(_PUBLIC)

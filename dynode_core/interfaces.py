@@ -53,6 +53,10 @@ class Generator(abc.ABC, torch.nn.Module):
     #: inverse image transform of its input (StyleGAN3's ``synthesis.input.transform``),
     #: which moves and turns the image without changing the code.
     takes_transform: bool = False
+    #: The number formats it computes in (``--precision``): a generator that lists
+    #: ``bf16`` runs after ``.to(torch.bfloat16)`` while taking and returning float32
+    #: codes and images (see :mod:`dynode_core.compute`).
+    precisions: tuple[str, ...] = ("fp32",)
 
     @abc.abstractmethod
     def mean_latent(self) -> torch.Tensor:

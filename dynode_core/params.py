@@ -104,3 +104,28 @@ class Propagation(click.ParamType):
             self.fail(f"unknown propagation {value!r}; valid propagations: "
                       f"{', '.join(PROPAGATIONS)}", param, ctx)
         return value
+
+
+#: ``--precision`` on the commands that run a generator (checked against the device by
+#: :func:`dynode_core.compute.check_precision`).
+PRECISION = click.Choice(["fp32", "bf16"])
+PRECISION_HELP = ("The generator's number format: bf16 is faster on CPUs with AVX512_BF16 / "
+                  "AMX and CUDA GPUs that have it, and refused elsewhere [fp32].")
+
+
+def with_threads(command):
+    """Add ``--threads N`` to a command: torch's thread count for the command, else
+    ``$DYNODE_THREADS``, else torch's default (:func:`dynode_core.compute.set_threads`)."""
+    import functools
+
+    from .compute import THREADS_ENV, THREADS_RANGE
+
+    @functools.wraps(command)
+    def run(*args, threads=None, **kwargs):
+        from .compute import set_threads
+
+        set_threads(threads)
+        return command(*args, **kwargs)
+
+    help_text = f"Torch threads [${THREADS_ENV}, else torch's default]."
+    return click.option("--threads", type=Number(*THREADS_RANGE), help=help_text)(run)

@@ -123,12 +123,13 @@ def names_folder(out) -> bool:
 
 def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
                     device: str = "auto", batch_size: int = 16, overwrite: bool = False,
-                    generator_delta=None, transform=None) -> Path:
+                    generator_delta=None, transform=None, precision: str = "fp32") -> Path:
     """Render a codes file to ``out``: ``.mp4``/``.gif`` video, ``.png`` contact sheet,
     or a folder of lossless PNG frames. Frames use ``const`` noise. ``generator_delta``:
     a tuned generator's delta file (``tuned.safetensors``) applied to the generator.
     ``transform``: a file of per-frame input transforms (:func:`read_transforms`), for a
-    generator that declares ``takes_transform`` (StyleGAN3)."""
+    generator that declares ``takes_transform`` (StyleGAN3). ``precision``: ``fp32`` or
+    ``bf16`` (where the device computes it, see :mod:`dynode_core.compute`)."""
     from .io import InputError, OutputError
     from .plugins import get_registry
     from .device import resolve_device
@@ -145,12 +146,16 @@ def write_rendering(latents, out, *, generator: str, checkpoint=None, fps=None,
         check_writable_video(out)  # an unknown type fails before the generator loads
     traj = LatentTrajectory.load(latents)
     transforms = None if transform is None else read_transforms(transform, len(traj.latents))
-    model = get_registry().create("generators", generator, checkpoint=checkpoint,
-                                  device=resolve_device(device))
+    from .compute import apply_precision, check_precision
+
+    device = resolve_device(device)
+    check_precision(precision, device)
+    model = get_registry().create("generators", generator, checkpoint=checkpoint, device=device)
     if generator_delta is not None:
         from .tuning import apply_generator_delta
 
         apply_generator_delta(model, generator_delta)
+    model = apply_precision(model, precision, device)
     if traj.dim != model.latent_dim or traj.num_layers not in (1, model.num_ws):
         raise OutputError(f"{latents} holds codes of shape (L={traj.num_layers}, "
                           f"D={traj.dim}) but generator '{generator}' takes "

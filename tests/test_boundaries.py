@@ -107,6 +107,7 @@ APP_API = [
     "generator_sha256", "tune_generator", "save_generator_delta", "read_generator_delta",
     "apply_generator_delta",
     "ComponentName", "parse_options", "Progressor", "versions", "peak_rss_mb",
+    "set_threads", "check_precision", "apply_precision", "bf16_unsupported", "with_threads",
 ]
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import click
 
+from ..params import with_threads
+
 
 @click.command("align")
+@with_threads
 @click.argument("video", type=click.Path(exists=True))
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder for aligned.mp4, alignment.safetensors and alignment.json.")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName
+from ..params import ComponentName, with_threads
 
 
 @click.command("batch")
+@with_threads
 @click.argument("manifest", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder of the run folders (one per video) and batch.json.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName, DEVICE, parse_options
+from ..params import ComponentName, DEVICE, parse_options, with_threads
 from ..provenance import versions
 
 TRAJECTORY_COPY = "trajectory.safetensors"
@@ -12,6 +12,7 @@ RUN_FILE = "run.json"
 
 
 @click.command("fit")
+@with_threads
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dynamics", "name", type=ComponentName("dynamics"), default="ode",
               show_default=True, help="Dynamics model (see `dynode list dynamics`).")
@@ -77,6 +78,7 @@ def _parse_times(text: str):
 
 
 @click.command("interpolate")
+@with_threads
 @click.argument("dyn_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--factor", type=click.IntRange(min=1), default=None,
               help="N codes per observed interval: N*(T-1)+1 codes over the same span "

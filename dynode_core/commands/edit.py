@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import DEVICE, ComponentName, Propagation, parse_options
+from ..params import DEVICE, ComponentName, Propagation, parse_options, with_threads
 
 
 def find_trajectory(folder):
@@ -66,6 +66,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
 
 
 @click.command("edit")
+@with_threads
 @click.argument("dyn_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--edit", "spec", metavar="EDITOR:DIRECTION[:STRENGTH]",
               help="The edit of frame 0, e.g. sefa:3:2.0 or file:smile.pt:1.5.")

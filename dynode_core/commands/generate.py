@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName, DEVICE
+from ..params import PRECISION, PRECISION_HELP, ComponentName, DEVICE, with_threads
 
 GRID_FORMAT = "dynode.generate/1"
 
@@ -24,6 +24,7 @@ def _grid(frames, columns: int):
 
 
 @click.command("generate")
+@with_threads
 @click.option("--generator", "generator_name", type=ComponentName("generators"), required=True,
               help="Registered generator (see `dynode list generators`).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -42,11 +43,12 @@ def _grid(frames, columns: int):
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", type=DEVICE, default="auto",
               show_default=True)
+@click.option("--precision", type=PRECISION, default="fp32", help=PRECISION_HELP)
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output PNG; a JSON with the settings is written beside it.")
 @click.option("--overwrite", is_flag=True, help="Replace existing output files.")
 def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mode, columns,
-             batch_size, device, out, overwrite):
+             batch_size, device, precision, out, overwrite):
     """Render NUM random samples as one PNG grid (plus a JSON of the settings)."""
     import json
     import math
@@ -72,10 +74,14 @@ def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mod
         raise InputError("--out would overwrite the --checkpoint file")
     check_new_output(out, overwrite=overwrite)
     check_new_output(meta_path, overwrite=overwrite)
+    from ..compute import apply_precision, check_precision
+
     device = resolve_device(device)
+    check_precision(precision, device)
     start = time.perf_counter()
     generator = get_registry().create("generators", generator_name, checkpoint=checkpoint,
                                       device=device)
+    generator = apply_precision(generator, precision, device)
     z = torch.randn(num, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     labelled = {} if label is None else {"label": label}  # passed only when given
     if labelled and not generator.c_dim:
@@ -97,6 +103,7 @@ def generate(generator_name, checkpoint, num, truncation, seed, label, noise_mod
         "format": GRID_FORMAT, "generator": generator_name,
         "checkpoint": str(Path(checkpoint).resolve()) if checkpoint else None,
         "num": num, "truncation": truncation, "seed": seed, "noise_mode": noise_mode,
+        "precision": precision, "threads": torch.get_num_threads(),
         **labelled,
         "columns": columns, "device": device, "resolution": generator.resolution,
         "latent_dim": generator.latent_dim, "num_ws": generator.num_ws,

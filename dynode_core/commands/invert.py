@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ..params import ComponentName, DEVICE
+from ..params import PRECISION, PRECISION_HELP, ComponentName, DEVICE, with_threads
 
 TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 
 
 @click.command("invert")
+@with_threads
 @click.argument("video", type=click.Path(exists=True))
 @click.option("--generator", "generator_name", type=ComponentName("generators"), required=True,
               help="Registered generator (see `dynode list generators`).")
@@ -31,6 +32,7 @@ TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
               help="Temporal Gaussian smoothing of the codes, sigma in frames (0 = off).")
 @click.option("--device", type=DEVICE, default="auto",
               show_default=True)
+@click.option("--precision", type=PRECISION, default="fp32", help=PRECISION_HELP)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Output .safetensors trajectory; the resumable cache is <out>.cache/.")
@@ -38,7 +40,7 @@ TORCH_CHECKPOINTS = (".pt", ".pth", ".ckpt")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def invert(video, generator_name, checkpoint, encoder, inverter_name, steps, crop, batch_size,
-           smoothing, device, seed, out, resume, overwrite, quiet):
+           smoothing, device, precision, seed, out, resume, overwrite, quiet):
     """Invert every frame of VIDEO into the generator's W+ space."""
     from pathlib import Path
 
@@ -58,18 +60,23 @@ def invert(video, generator_name, checkpoint, encoder, inverter_name, steps, cro
         raise InputError("--out must not be the input video")
     check_new_output(out, overwrite=overwrite)
     cache = out.with_name(out.name + ".cache")
+    from ..compute import apply_precision, check_precision
+
     device = resolve_device(device)
+    check_precision(precision, device)
     torch.manual_seed(seed)
     component = get_registry().get("generators", generator_name)
     if (checkpoint is None and component.meta.get("needs_checkpoint") and encoder
             and Path(encoder).suffix in TORCH_CHECKPOINTS and Path(encoder).is_file()):
         checkpoint = encoder  # an e4e/pSp file carries its generator as decoder.*
-    generator = component.create(checkpoint=checkpoint, device=device)
+    generator = apply_precision(component.create(checkpoint=checkpoint, device=device),
+                                precision, device)
     trajectory = invert_video(
         video, generator, inverter_name, encoder=encoder, steps=steps, seed=seed, device=device,
         generator_name=generator_name, batch_size=batch_size, crop=crop, cache_dir=cache,
         resume=resume, smoothing=smoothing, progress=not quiet,
-        meta={"generator": generator_name, "checkpoint": checkpoint})
+        meta={"generator": generator_name, "checkpoint": checkpoint, "precision": precision,
+              "threads": torch.get_num_threads()})
     trajectory.save(out)
     clear_cache(cache)
     if cache.is_dir() and not any(cache.iterdir()):

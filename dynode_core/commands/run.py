@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from ..params import DEVICE, ComponentName, Number, Propagation
+from ..params import DEVICE, PRECISION, PRECISION_HELP, ComponentName, Number, Propagation
 from ..run import NUMBERS
 
 
@@ -85,6 +85,9 @@ class StagedCommand(click.Command):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="A config.toml (e.g. from an earlier run); options given here win.")
 @click.option("--device", type=DEVICE, help="auto, cpu or cuda [auto].")
+@click.option("--threads", type=number("threads"),
+              help="Torch threads [$DYNODE_THREADS, else torch's default].")
+@click.option("--precision", type=PRECISION, help=PRECISION_HELP)
 @click.option("--seed", type=number("seed"), help="Random seed [0].")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier dynode run in --out.")

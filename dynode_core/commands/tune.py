@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .. import defaults
-from ..params import DEVICE, ComponentName, parse_options
+from ..params import DEVICE, ComponentName, parse_options, with_threads
 
 
 @click.command("tune")
+@with_threads
 @click.argument("latents", type=click.Path(exists=True, dir_okay=False))
 @click.option("--frames", "clip", required=True,
               help="The clip the codes were inverted from (video, GIF, frame folder, world:...).")

@@ -65,6 +65,10 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
 
 
+#: Settings a resumed run may change: they change how fast it computes, not what.
+RESUMABLE_CHANGES = ("threads",)
+
+
 def _same_settings(folder: Path, config: RunConfig, adding: tuple[str, ...] = ()) -> None:
     """``--resume`` continues a run with its own settings: refuse other ones, naming them.
     ``adding``: edits :func:`add_edits` appends to the stored ones (nothing else may differ)."""
@@ -75,7 +79,8 @@ def _same_settings(folder: Path, config: RunConfig, adding: tuple[str, ...] = ()
     if adding:  # the folder is the one locked, wherever its config says it was written
         stored.edits, stored.out = [*stored.edits, *adding], config.out
     changed = [f"{k} ({getattr(stored, k)!r} -> {getattr(config, k)!r})"
-               for k in config.__dataclass_fields__ if getattr(stored, k) != getattr(config, k)]
+               for k in config.__dataclass_fields__
+               if k not in RESUMABLE_CHANGES and getattr(stored, k) != getattr(config, k)]
     if changed:
         raise InputError(f"--resume continues the run in {folder} with its own settings, but "
                          f"these differ: {'; '.join(changed)}; give the same options, or "
@@ -101,6 +106,7 @@ def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
     """Everything checked and loaded before the first stage (the core's checks, then
     every active stage's ``prepare``), then the locked run folder and the run context.
     Nothing is created until every check has passed."""
+    from ..compute import apply_precision, check_precision
     from ..video import probe_video
     from .checks import check_run
     from .context import RunContext
@@ -109,15 +115,21 @@ def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
 
     settings = stages.settings(config.stage_options)
     device = resolve_device(config.device)
+    check_precision(config.precision, device)
     check_run_folder(config.out, resume=resume, overwrite=overwrite)
     name = source_name(config)
     info = probe_video(name, **reader_options(config, name))  # bad input fails here
     check_input_frames(info.frames, name)
-    generator = _generator(config, device, components)
+    master = _generator(config, device, components)
+    # bf16: a converted copy computes; the float32 model stays for stages that change
+    # weights (``tune`` keeps float32 master weights).
+    generator = apply_precision(master, config.precision, device, copy=True)
     checked = check_run(config, generator, info, device)
     ctx = RunContext(config=config, folder=Path(config.out), device=device,
                      generator=generator, progress=progress, resume=resume, info=info,
                      inverter=checked.inverter, settings=settings, edits=checked.edits)
+    if generator is not master:
+        ctx["generator_fp32"] = master
     for stage in stages:
         if stage.prepare is not None and stage.is_active(settings):
             stage.prepare(ctx)
@@ -134,6 +146,8 @@ def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
 
 def _metrics(ctx, stages, started: float) -> dict:
     """``metrics.json``: the core's numbers, then each active stage's own section."""
+    import torch
+
     from ..provenance import versions
     from .runner import FIT, INTERPOLATE, INVERT, RENDER, peak_rss_mb
 
@@ -142,6 +156,7 @@ def _metrics(ctx, stages, started: float) -> dict:
     metrics = {"frames": len(traj), "interpolated_frames": len(ctx.results[INTERPOLATE]
                                                                ["interpolated"]),
                "device": ctx.device, "seed": ctx.config.seed, "versions": versions(),
+               "threads": torch.get_num_threads(), "precision": ctx.config.precision,
                **ctx.results[RENDER].metrics, "fit": fit_stats,
                "fit_loss": fit_stats.get("loss")}
     metrics["edits"] = {name: {"edit": str(edit.spec), "file": f"edited_{name}.mp4"}
@@ -184,11 +199,13 @@ def run_pipeline(config: RunConfig, *, resume: bool = False, overwrite: bool = F
 
 def _run(config, *, resume, overwrite, progress, console, plugin_manager, stages,
          components, adding: tuple[str, ...] = ()) -> RunResult:
+    from ..compute import set_threads
     from ..progress import Progressor
     from .html import write_report
     from .runner import StageRunner
 
     started = time.perf_counter()
+    set_threads(config.threads)
     runner = StageRunner(plugin_manager)
     if stages is None:
         stages = run_stages(runner.pm)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import defaults
 from ..errors import InputError
+from ..compute import PRECISIONS, THREADS_RANGE
 from ..validate import check_number
 
 if sys.version_info >= (3, 11):
@@ -36,6 +37,7 @@ NUMBERS = {
     "seed": (int, 0, 2**32 - 1),
     "batch_size": (int, 1, 4_096),
     "max_output_frames": (int, 1, 10**15),
+    "threads": THREADS_RANGE,
 }
 #: Components whose factories take options from ``-o KIND.KEY=VALUE`` / ``[options.KIND]``.
 OPTION_KINDS = ("generator", "inverter", "dynamics", "tuner")
@@ -72,6 +74,8 @@ class RunConfig:
     demo_frames: int = defaults.DEMO_FRAMES
     fps: float | None = None  # frame rate for frame folders
     device: str = "auto"
+    threads: int | None = None  # torch threads; None: $DYNODE_THREADS, else torch's default
+    precision: str = "fp32"  # the generator's number format: fp32 or bf16 (where supported)
     seed: int = 0
     batch_size: int = 16
     gif: bool = False  # a bounded GIF preview beside every video
@@ -104,6 +108,9 @@ class RunConfig:
                                                  maximum=maximum))
         if self.crop not in ("center", "none"):
             raise InputError(f"--crop must be 'center' or 'none', got {self.crop!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, "
+                             f"got {self.precision!r}")
         self.edits = list(self.edits)
         self.component_options = check_component_options(self.component_options)
 

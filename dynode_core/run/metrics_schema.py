@@ -89,6 +89,8 @@ METRICS = record({
     "interpolated_frames": integer,
     "device": text,
     "seed": integer,
+    "threads": integer,
+    "precision": text,
     "versions": dict_of(optional(text)),
     "reconstruction_psnr": number,
     "reconstruction_ssim": number,

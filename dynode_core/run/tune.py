@@ -47,16 +47,22 @@ def tune(ctx, traj) -> dict:
     """Tune the run's own copy of the generator on the clip; returns the statistics."""
     from ..tuning import apply_generator_delta, tune_generator
 
-    ctx.generator = copy.deepcopy(ctx.generator)
+    from ..compute import apply_precision
+
+    # Tuned in float32 (master weights) when the run computes in bf16; the tuned copy
+    # then computes in the run's precision.
+    ctx.generator = copy.deepcopy(ctx.store.get("generator_fp32", ctx.generator))
     saved = ctx.folder / DELTA_FILE
     if ctx.resume and saved.is_file():
         config = apply_generator_delta(ctx.generator, saved)
-        return {"resumed": True, **config.get("tuner", {}).get("stats", {})}
-    tuner = ctx["tuner"]
-    task = ctx.progress.task(f"tune {ctx.settings['tune']}", tuner.config.get("steps"))
-    stats, ctx["tuned_delta"] = tune_generator(
-        tuner, ctx.generator, traj.latents, ctx.targets.tensors, progress=task,
-        state_dir=ctx.folder / "cache" / "tune")
+        stats = {"resumed": True, **config.get("tuner", {}).get("stats", {})}
+    else:
+        tuner = ctx["tuner"]
+        task = ctx.progress.task(f"tune {ctx.settings['tune']}", tuner.config.get("steps"))
+        stats, ctx["tuned_delta"] = tune_generator(
+            tuner, ctx.generator, traj.latents, ctx.targets.tensors, progress=task,
+            state_dir=ctx.folder / "cache" / "tune")
+    ctx.generator = apply_precision(ctx.generator, ctx.config.precision, ctx.device)
     return stats
 
 

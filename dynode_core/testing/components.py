@@ -34,6 +34,11 @@ def _check_declared_generator(g) -> None:
               f"{attr} = {value!r}, expected None or a list")
     _rule(isinstance(g.named_directions(), dict), "named_directions",
           "named_directions() must return a dict (empty when the model ships none)")
+    from ..compute import PRECISIONS
+
+    _rule(isinstance(g.precisions, tuple) and "fp32" in g.precisions
+          and set(g.precisions) <= set(PRECISIONS), "attributes",
+          f"precisions = {g.precisions!r}, expected a tuple with 'fp32' of {PRECISIONS}")
 
 
 def check_generator(generator, *, batch: int = 2, max_abs: float = 16.0, atol: float = 1e-4,

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fir import Blur
-from .model import BLUR_TAPS, BiasLeakyReLU, EqualLinear, channel_table, resolutions
+from .layers import BLUR_TAPS, BiasLeakyReLU, EqualLinear
+from .model import channel_table, resolutions
 
 
 class EqualConv2d(nn.Module):

@@ -2,12 +2,9 @@
 
 Parameter and buffer names match rosinality/stylegan2-pytorch (``style.1.weight``,
 ``convs.0.conv.modulation.weight``, ``noises.noise_0``, ...), so its checkpoints
-load directly. For batches of more than one, the modulated convolution modulates
-the activations, runs one convolution shared by the batch and demodulates the
-outputs (the maths of the per-sample grouped convolution, faster on CPU); a batch
-of one folds the style into the weights. Activations are channels-last;
-resampling filters are depthwise convolutions (:mod:`.fir`). The discriminator
-lives in :mod:`.discriminator`.
+load directly. The layers (the modulated convolution and how it runs fast on CPU) are
+in :mod:`.layers`; resampling filters are depthwise convolutions (:mod:`.fir`). The
+discriminator lives in :mod:`.discriminator`.
 """
 
 from __future__ import annotations
@@ -15,16 +12,21 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dynode_core import Generator, InputError
 
-from .fir import Blur, Upsample
 from .labels import one_hot
+from .layers import BLUR_TAPS, BiasLeakyReLU, ConstantInput, EqualLinear, PixelNorm, \
+    StyledConv, ToRGB
 
-SQRT2 = math.sqrt(2.0)
-BLUR_TAPS = (1, 3, 3, 1)
+__all__ = ["BLUR_TAPS", "BiasLeakyReLU", "EqualLinear", "StyleGAN2Generator",
+           "channel_table", "resolutions"]
+
+
+def widen(x: torch.Tensor) -> torch.Tensor:
+    """A bfloat16 / float16 result as float32 (what callers get); others unchanged."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
 
 
 def channel_table(size: int, channel_multiplier: int = 2) -> dict[int, int]:
@@ -43,143 +45,6 @@ def resolutions(size: int) -> list[int]:
     return [2 ** i for i in range(2, log + 1)]
 
 
-def lrelu(x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """Leaky ReLU (0.2) after an optional per-channel bias, times sqrt(2); two passes,
-    using lrelu(v) * sqrt(2) == lrelu(v * sqrt(2)). ``x`` is not modified."""
-    if bias is None:
-        return F.leaky_relu(x * SQRT2, 0.2, inplace=True)
-    shift = (bias * SQRT2).view(1, -1, *[1] * (x.dim() - 2))
-    return F.leaky_relu(torch.add(shift, x, alpha=SQRT2), 0.2, inplace=True)
-
-
-class EqualLinear(nn.Module):
-    """Linear layer with equalised learning rate (weights scaled at run time)."""
-
-    def __init__(self, in_dim, out_dim, *, bias_init=0.0, lr_mul=1.0, activate=False):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
-        self.scale, self.lr_mul, self.activate = lr_mul / math.sqrt(in_dim), lr_mul, activate
-
-    def effective_weight(self) -> torch.Tensor:
-        return self.weight * self.scale
-
-    def forward(self, x):
-        out = F.linear(x * self.scale, self.weight, self.bias * self.lr_mul)
-        return F.leaky_relu(out, 0.2) * SQRT2 if self.activate else out
-
-
-class PixelNorm(nn.Module):
-    def forward(self, x):
-        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
-
-
-class ModulatedConv2d(nn.Module):
-    """Style-modulated convolution: ``forward(x, style, shift, gain)`` returns
-    ``conv(x, weight * style) * demod * gain + shift``, with ``style`` (N, C_in) the
-    modulation output and ``shift`` broadcastable to the output (bias, noise).
-
-    A batch of one folds style, demodulation and gain into the weights (cheapest);
-    larger batches modulate the activations, share one convolution and demodulate
-    the outputs; 1x1 convolutions use a batched matrix product with per-sample weights.
-    """
-
-    def __init__(self, in_ch, out_ch, kernel_size, style_dim, *, demodulate=True, upsample=False):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
-        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
-        self.scale = 1.0 / math.sqrt(in_ch * kernel_size ** 2)
-        self.demodulate, self.upsample, self.padding = demodulate, upsample, kernel_size // 2
-        if upsample:
-            self.blur = Blur(BLUR_TAPS, pad=1, gain=4.0)
-
-    def _conv(self, x, weight):
-        if self.upsample:
-            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
-        return F.conv2d(x, weight, padding=self.padding)
-
-    def forward(self, x, style, shift=None, gain: float = 1.0):
-        weight, factor = self.weight[0], style * self.scale  # factor: per-sample input scaling
-        if self.demodulate:
-            energy = factor.square() @ torch.linalg.vector_norm(weight, dim=(2, 3)).square().t()
-            out_scale = torch.rsqrt(energy + 1e-8) * gain  # (N, C_out)
-        else:
-            out_scale = factor.new_full((factor.shape[0], weight.shape[0]), gain)
-        if weight.shape[-1] == 1:
-            w = weight[None, :, :, 0, 0] * (out_scale[:, :, None] * factor[:, None, :])
-            out = torch.bmm(w, x.flatten(2)).view(x.shape[0], -1, *x.shape[2:])
-        elif x.shape[0] == 1:
-            out = self._conv(x, weight * (out_scale[0, :, None] * factor[0])[:, :, None, None])
-        else:
-            out = self._conv(x * factor[:, :, None, None], weight)
-            out_scale = out_scale[:, :, None, None]
-            return out * out_scale if shift is None else torch.addcmul(shift, out, out_scale)
-        return out if shift is None else out.add_(shift)
-
-
-class NoiseInjection(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(1))
-
-
-class BiasLeakyReLU(nn.Module):
-    """rosinality's ``FusedLeakyReLU``: bias, leaky ReLU, gain sqrt(2)."""
-
-    def __init__(self, channels):
-        super().__init__()
-        self.bias = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, x):
-        return lrelu(x, self.bias)
-
-
-class StyledConv(nn.Module):
-    """Modulated 3x3 conv, noise, bias, leaky ReLU; outputs clamped to +-``clamp`` if set."""
-
-    def __init__(self, in_ch, out_ch, style_dim, *, upsample=False, clamp=None):
-        super().__init__()
-        self.conv = ModulatedConv2d(in_ch, out_ch, 3, style_dim, upsample=upsample)
-        self.noise = NoiseInjection()
-        self.activate = BiasLeakyReLU(out_ch)
-        self.clamp = clamp
-
-    def forward(self, x, style, noise=None):
-        # lrelu(v) * sqrt(2) == lrelu(v * sqrt(2)): the gain goes into the conv's epilogue.
-        # bias + noise is built as (N, H, W, C) and viewed as NCHW: a channels-last
-        # tensor, so that the epilogue keeps the activations channels-last.
-        shift = self.activate.bias.view(1, 1, 1, -1) * SQRT2
-        if noise is not None:
-            shift = shift + (self.noise.weight * SQRT2 * noise).permute(0, 2, 3, 1)
-        x = self.conv(x, style, shift=shift.permute(0, 3, 1, 2), gain=SQRT2)
-        x = F.leaky_relu(x, 0.2, inplace=True)
-        return x if self.clamp is None else x.clamp(-self.clamp, self.clamp)
-
-
-class ToRGB(nn.Module):
-    """1x1 modulated conv to RGB (clamped to +-``clamp`` if set), plus the upsampled skip."""
-
-    def __init__(self, in_ch, style_dim, *, upsample=True, clamp=None):
-        super().__init__()
-        if upsample:
-            self.upsample = Upsample(BLUR_TAPS)
-        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
-        self.clamp = clamp
-
-    def forward(self, x, style, skip=None):
-        out = self.conv(x, style, shift=self.bias)
-        if self.clamp is not None:
-            out = out.clamp(-self.clamp, self.clamp)
-        return out if skip is None else out + self.upsample(skip)
-
-
-class ConstantInput(nn.Module):
-    def __init__(self, channels, size=4):
-        super().__init__()
-        self.input = nn.Parameter(torch.randn(1, channels, size, size))
-
-
 class StyleGAN2Generator(Generator):
     """StyleGAN2 (config F, skip generator): mapping z -> w, synthesis from W or W+.
 
@@ -188,8 +53,14 @@ class StyleGAN2Generator(Generator):
     truncation and :meth:`mean_latent`. ``forward`` is :meth:`synthesize`.
     ``conv_clamp`` clamps every conv output to +-that value (NVIDIA's ``conv_clamp``);
     ``c_dim > 0`` makes the mapping class-conditional (a label embedded to ``embed_dim``
-    and concatenated to z, as NVIDIA's conditional networks do).
+    and concatenated to z, as NVIDIA's conditional networks do). After
+    ``.to(torch.bfloat16)`` it computes in bfloat16 while taking and returning float32
+    codes, styles and images (``--precision bf16``).
     """
+
+    precisions = ("fp32", "bf16")
+    #: Activations' layout: channels-last convolutions are faster on CPU.
+    memory_format = torch.channels_last
 
     def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, *,
                  channels: dict | None = None, channel_multiplier: int = 2, lr_mlp: float = 0.01,
@@ -242,12 +113,13 @@ class StyleGAN2Generator(Generator):
                 if not name.startswith(("style.", "embed."))}
 
     def mean_latent(self) -> torch.Tensor:
-        return self.latent_avg.detach().clone()
+        return widen(self.latent_avg.detach().clone())
 
     def mapping(self, z: torch.Tensor, truncation: float = 1.0, *, label=None) -> torch.Tensor:
         """z (N, D) -> w (N, D), truncated towards ``latent_avg``. Class-conditional
         generators (``c_dim > 0``) need ``label``: an int, N class indices or (N, c_dim)
         one-hot / soft vectors."""
+        z = z.to(self.latent_avg.dtype)
         if not self.c_dim:
             if label is not None:
                 raise InputError("this generator is not class-conditional: it takes no label")
@@ -255,7 +127,8 @@ class StyleGAN2Generator(Generator):
         else:
             y = self.style[0](self.embed(one_hot(label, self.c_dim, z)))
             w = self.style[1:](torch.cat([self.style[0](z), y], dim=1))
-        return w if truncation == 1.0 else torch.lerp(self.latent_avg.to(w), w, truncation)
+        w = w if truncation == 1.0 else torch.lerp(self.latent_avg.to(w), w, truncation)
+        return widen(w)
 
     @torch.no_grad()
     def estimate_mean_latent(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
@@ -289,12 +162,16 @@ class StyleGAN2Generator(Generator):
 
     def styles(self, w: torch.Tensor) -> list[torch.Tensor]:
         """StyleSpace: per-layer modulation outputs (N, C_in), in ``style_layer_names`` order."""
-        wplus = self.broadcast(w)
+        return [widen(style) for style in self._styles(w)]
+
+    def _styles(self, w: torch.Tensor) -> list[torch.Tensor]:
+        """:meth:`styles` in the model's own dtype."""
+        wplus = self.broadcast(w).to(self.latent_avg.dtype)
         return [mod(wplus[:, idx]) for mod, idx in self._style_layers]
 
     def modulation_weights(self) -> list[torch.Tensor]:
         """Per-layer (C_in, D) matrices A with style = A @ w + b (``style_layer_names`` order)."""
-        return [mod.effective_weight().detach() for mod, _ in self._style_layers]
+        return [widen(mod.effective_weight().detach()) for mod, _ in self._style_layers]
 
     # -- synthesis ---------------------------------------------------------------------
     def _noise(self, mode: str, n: int) -> list:
@@ -308,15 +185,16 @@ class StyleGAN2Generator(Generator):
         return makers[mode]()
 
     def synthesize(self, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        return self.synthesize_styles(self.styles(w), noise_mode)
+        return self.synthesize_styles(self._styles(w), noise_mode)
 
     forward = synthesize
 
     def synthesize_styles(self, styles: list[torch.Tensor], noise_mode: str = "const"):
         """Render from StyleSpace vectors (as :meth:`styles` returns, possibly edited)."""
+        styles = [style.to(self.latent_avg.dtype) for style in styles]
         noise = self._noise(noise_mode, styles[0].shape[0])
         x = self.input.input.expand(styles[0].shape[0], -1, -1, -1)
-        x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU
+        x = x.contiguous(memory_format=self.memory_format)
         x = self.conv1(x, styles[0], noise[0])
         skip = self.to_rgb1(x, styles[1])
         for k, rgb in enumerate(self.to_rgbs):
@@ -324,4 +202,4 @@ class StyleGAN2Generator(Generator):
             x = self.convs[2 * k](x, s[0], noise[2 * k + 1])
             x = self.convs[2 * k + 1](x, s[1], noise[2 * k + 2])
             skip = rgb(x, s[2], skip)
-        return skip.contiguous()
+        return widen(skip.contiguous())

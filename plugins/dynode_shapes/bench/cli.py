@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from dynode_core.app import ComponentName
+from dynode_core.app import ComponentName, with_threads
 
 
 class _Names(click.ParamType):
@@ -76,7 +76,7 @@ def _common(func):
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return with_threads(func)
 
 
 def _method_options(items) -> dict:
