@@ -127,3 +127,10 @@ def test_dynode_run_help_lists_the_stages_options():
     help_text = run_cli("run", "--help").stdout
     for flag in ("--align", "--face-index", "--paste-back", "--tune", "--tune-steps"):
         assert flag in help_text, flag
+
+
+def test_a_setting_of_a_stage_the_run_leaves_out_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"--tune-steps applies only when the tune stage runs "
+                                         r"\(turned on by --tune\)"):
+        run_with_plugins(RunConfig(out=str(tmp_path / "run"), tune_steps=5, **QUICK))
+    assert not (tmp_path / "run").exists()

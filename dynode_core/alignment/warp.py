@@ -49,6 +49,17 @@ def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
+def warp_mask(mask: np.ndarray, crop_map: np.ndarray) -> np.ndarray:
+    """A crop-space mask moved by a crop -> crop map (3, 3 or 2, 3; pixel centres) into
+    the other crop (0 where it comes from outside)."""
+    cv2 = require_cv2()
+    size = mask.shape[0]
+    return cv2.warpAffine(np.ascontiguousarray(mask, np.float32),
+                          np.asarray(crop_map, np.float64)[:2], (size, size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0.0)
+
+
 def warp_crops(frames: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray:
     """(N, size, size, 3) uint8 crops of (N, H, W, 3) frames, one matrix each."""
     return np.stack([warp_crop(f, m, size) for f, m in zip(frames, matrices)])

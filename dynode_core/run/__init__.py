@@ -101,6 +101,20 @@ def _generator(config: RunConfig, device: str, components: dict):
     return require(generator, "generators", config.generator)
 
 
+def _refuse_settings_of_idle_stages(stages, settings: dict, given: dict) -> None:
+    """A setting given for a stage this run leaves out (``--tune-steps`` without
+    ``--tune``) would be ignored silently: refuse it, naming what turns the stage on."""
+    for stage in stages:
+        if stage.active is None or stage.is_active(settings):
+            continue
+        idle = [o.flag for o in stage.options if given.get(o.name) is not None]
+        if idle:
+            needs = ", ".join(o.flag for o in stage.options if o.flag not in idle)
+            raise InputError(f"{', '.join(idle)} applies only when the {stage.name} stage runs "
+                             f"(turned on by {needs or 'its plugin'}); give it too, or drop "
+                             f"{', '.join(idle)}")
+
+
 def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
              components: dict, adding: tuple[str, ...] = ()):
     """Everything checked and loaded before the first stage (the core's checks, then
@@ -114,6 +128,7 @@ def _prepare(config: RunConfig, stages, resume: bool, overwrite: bool, progress,
     from .source import check_input_frames, reader_options, source_name
 
     settings = stages.settings(config.stage_options)
+    _refuse_settings_of_idle_stages(stages, settings, config.stage_options)
     device = resolve_device(config.device)
     check_precision(config.precision, device)
     check_run_folder(config.out, resume=resume, overwrite=overwrite)

@@ -85,8 +85,10 @@ class GifPreview:
 def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
     """Render ``output`` to ``NAME.mp4`` (and its GIF preview); returns the sheet's frames.
     ``on_batch(frames)`` sees every rendered batch."""
-    from .paste import write_output
+    from .paste import paste_plan, write_output
 
+    plan = paste_plan(ctx, name, output) if ctx["paste_back"] else None
+    transforms = None if plan is None else plan["transforms"]
     count = len(output.codes)
     picks = set(pick_columns(count, SHEET_COLUMNS).tolist())
     kept, offset = [], 0
@@ -95,7 +97,7 @@ def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
 
     def frames():
         nonlocal offset
-        for batch in render_batches(ctx.generator, output.codes,
+        for batch in render_batches(ctx.generator, output.codes, transforms=transforms,
                                     batch_size=ctx.config.batch_size, progress=task):
             kept.extend(batch[i - offset] for i in sorted(picks)
                         if offset <= i < offset + len(batch))
@@ -106,7 +108,7 @@ def render_output(ctx, name: str, output: Output, on_batch=None) -> np.ndarray:
                 preview.add(batch)
             yield batch
 
-    write_output(ctx, name, output, frames())
+    write_output(ctx, name, output, frames(), plan)
     if preview is not None:
         preview.write(ctx.folder / f"{name}.gif")
     return np.stack(kept)
@@ -150,13 +152,18 @@ def render(ctx, plan: dict[str, Output]) -> Rendered:
     rendered = Rendered(sheet_rows=[("input", targets.pick(pick_columns(targets.count,
                                                                         SHEET_COLUMNS)))])
     meter, done = QualityMeter(), 0
+    read_targets = targets.read
 
     def score(frames: np.ndarray) -> None:
         nonlocal done
-        meter.update(frames, targets.read(done, done + len(frames)))
+        meter.update(frames, read_targets(done, done + len(frames)))
         done += len(frames)
 
     for name, output in plan.items():
+        if name == "reconstruction" and ctx["paste_back"] and ctx.generator.takes_transform:
+            from .paste import upright_targets
+
+            read_targets = upright_targets(ctx, output)  # it renders upright crops
         sheet = reuse_rendered(ctx, name, meter) if ctx.resume else None
         if sheet is None:
             sheet = render_output(ctx, name, output,

@@ -61,14 +61,76 @@ def positions(name: str, count: int, output_fps: float, input_fps: float,
     return np.minimum(np.arange(count) * step, total - 1)
 
 
-def write_pasted(ctx, name: str, output, frames) -> None:
-    """``aligned/NAME.mp4`` (the crops) and ``NAME.mp4`` (pasted into the input's frames)."""
-    from ..alignment.warp import paste, paste_mask
-    from ..video import open_video
+def upright(matrices: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a generator that renders through an input transform (``takes_transform``,
+    StyleGAN3): per frame, the upright crop (the aligned crop's scale and centre, its
+    rotation taken out: (T, 2, 3) frame -> crop, pixel centres) and the crop -> crop map
+    ``K`` (T, 3, 3) from the aligned crop to it. The generator then renders the upright
+    crop itself (the face turned inside a crop that stays level, as stylegan3-editing's
+    unaligned videos do) instead of its aligned crop being turned by a resampling warp."""
+    centre = np.array([(size - 1) / 2.0] * 2)
+    uprights, maps = [], []
+    for matrix in np.asarray(matrices, np.float64):
+        aligned = np.vstack([matrix, [0.0, 0.0, 1.0]])
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        frame_centre = np.linalg.solve(aligned, [*centre, 1.0])[:2]
+        level = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0], [0.0, 0.0, 1.0]])
+        level[:2, 2] = centre - scale * frame_centre
+        uprights.append(level[:2])
+        maps.append(level @ np.linalg.inv(aligned))
+    return np.stack(uprights), np.stack(maps)
 
+
+def input_transforms(maps: np.ndarray, size: int):
+    """The generator's input transforms (T, 3, 3) that render, instead of the aligned
+    crop, its image under each crop -> crop map: NVIDIA's convention, the inverse of the
+    image transform in image units (the image spans -0.5 ... 0.5, x along columns)."""
+    import torch
+
+    to_unit = np.array([[1.0 / size, 0.0, 0.5 / size - 0.5],
+                        [0.0, 1.0 / size, 0.5 / size - 0.5], [0.0, 0.0, 1.0]])
+    image = to_unit @ maps @ np.linalg.inv(to_unit)
+    return torch.from_numpy(np.linalg.inv(image)).float()
+
+
+def paste_plan(ctx, name: str, output) -> dict:
+    """Where each output frame sits in the input, the frame -> crop matrices it is pasted
+    with and, for a generator that takes an input transform, the transforms that render
+    those (upright) crops and the crop -> crop maps of their masks."""
     alignment, source = ctx.results["align"], ctx.results["read"]
     where = positions(name, len(output.codes), output.fps, source.fps, len(alignment))
     matrices = alignment.matrices(alignment.quads_at(where))
+    plan = {"where": where, "matrices": matrices, "maps": None, "transforms": None}
+    if ctx.generator.takes_transform:
+        plan["matrices"], plan["maps"] = upright(matrices, alignment.size)
+        plan["transforms"] = input_transforms(plan["maps"], alignment.size)
+    return plan
+
+
+def upright_targets(ctx, output):
+    """``read(start, stop)``: the input's frames cut to the reconstruction's upright crops
+    (what the generator renders with its input transforms), for the reconstruction score."""
+    from ..alignment.warp import warp_crop
+
+    alignment, source = ctx.results["align"], ctx.results["read"]
+    matrices = paste_plan(ctx, "reconstruction", output)["matrices"]
+    originals = Originals(source, len(alignment), ctx.config.batch_size)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        return np.stack([warp_crop(originals.get(i), matrices[i], alignment.size)
+                         for i in range(start, min(stop, len(matrices)))])
+
+    return read
+
+
+def write_pasted(ctx, name: str, output, frames, plan: dict | None = None) -> None:
+    """``aligned/NAME.mp4`` (the crops) and ``NAME.mp4`` (pasted into the input's frames)."""
+    from ..alignment.warp import paste, paste_mask, warp_mask
+    from ..video import open_video
+
+    alignment, source = ctx.results["align"], ctx.results["read"]
+    plan = plan or paste_plan(ctx, name, output)
+    where, matrices, maps = plan["where"], plan["matrices"], plan["maps"]
     mask = ctx.store.get("paste_mask")
     if mask is None:
         mask = ctx.store["paste_mask"] = paste_mask(alignment)
@@ -79,19 +141,22 @@ def write_pasted(ctx, name: str, output, frames) -> None:
             open_video(ctx.folder / f"{name}.mp4", fps=output.fps) as full:
         for batch in frames:
             crops.add(batch)
-            full.add(np.stack([paste(originals.at(where[done + i]), crop, matrices[done + i],
-                                     mask) for i, crop in enumerate(batch)]))
+            full.add(np.stack([
+                paste(originals.at(where[done + i]), crop, matrices[done + i],
+                      mask if maps is None else warp_mask(mask, maps[done + i]))
+                for i, crop in enumerate(batch)]))
             done += len(batch)
 
 
-def write_output(ctx, name: str, output, frames) -> None:
-    """Write one rendered output: pasted back when the run pastes, else the crops as
-    they are; then the input's audio, when it has some and the output is full length."""
+def write_output(ctx, name: str, output, frames, plan: dict | None = None) -> None:
+    """Write one rendered output: pasted back when the run pastes (by ``plan``, see
+    :func:`paste_plan`), else the crops as they are; then the input's audio, when it has
+    some and the output is full length."""
     from ..video import write_video
     from .audio import add_audio
 
     if ctx["paste_back"]:
-        write_pasted(ctx, name, output, frames)
+        write_pasted(ctx, name, output, frames, plan)
     else:
         write_video(ctx.folder / f"{name}.mp4", frames, fps=output.fps)
     if ctx.config.audio and name != "extrapolated":
