@@ -107,7 +107,8 @@ def _refuse_settings_of_idle_stages(stages, settings: dict, given: dict) -> None
     for stage in stages:
         if stage.active is None or stage.is_active(settings):
             continue
-        idle = [o.flag for o in stage.options if given.get(o.name) is not None]
+        idle = [o.flag for o in stage.options if given.get(o.name) is not None
+                and not stage.is_active({**settings, o.name: o.default})]  # not the switch
         if idle:
             needs = ", ".join(o.flag for o in stage.options if o.flag not in idle)
             raise InputError(f"{', '.join(idle)} applies only when the {stage.name} stage runs "
