@@ -1,6 +1,9 @@
 """Integrating an autonomous vector field with torchdiffeq's ``odeint``.
 
-Plain backprop through the solver (never the adjoint: far slower here).
+Plain backprop through the solver (never the adjoint: far slower here). An
+adaptive solve that meets stiffness (its step size underflows, it needs far more
+steps than the fixed-step solve would, or its result is not finite) is redone with
+a fixed-step rk4 solve instead of failing (:data:`STIFF_FACTOR`).
 :meth:`Flow.ivp` solves one initial value problem forwards and backwards in
 time; :meth:`Flow.spans` solves many short spans at once, each in its own
 normalised time tau in [0, 1] (dy/dtau = duration * f(y)), so windows and
@@ -14,6 +17,16 @@ from torchdiffeq import odeint
 
 #: Fixed-step methods take a step size; adaptive ones take tolerances.
 FIXED_STEP = {"euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"}
+#: An adaptive solve that fails (step size underflow, a non-finite result) or needs
+#: more than STIFF_FACTOR times the fixed-step count plus STIFF_MINIMUM steps is stiff
+#: there: it is redone with STIFF_METHOD at the fixed step (then 4x, 16x finer while the
+#: result is not finite).
+STIFF_FACTOR, STIFF_MINIMUM, STIFF_METHOD = 8, 256, "rk4"
+
+
+def _finite(out) -> bool:
+    return all(bool(torch.isfinite(part).all()) for part in (out if isinstance(out, tuple)
+                                                              else (out,)))
 
 
 class Flow:
@@ -29,11 +42,32 @@ class Flow:
         self.method = method
         self.rtol, self.atol = rtol, atol
         self.ivp_step, self.span_step = ivp_step, span_step
+        #: Solves redone with the fixed-step method because the adaptive one was stiff.
+        self.stiff_fallbacks = 0
 
     def _solve(self, func, y0, t, step):
-        options = {"step_size": step} if self.method in FIXED_STEP else None
-        return odeint(func, y0, t, method=self.method, rtol=self.rtol, atol=self.atol,
-                      options=options)
+        if self.method in FIXED_STEP:
+            return self._fixed(func, y0, t, step, self.method)
+        span = float((t[-1] - t[0]).abs())
+        limit = STIFF_FACTOR * (int(span / step) + 1) + STIFF_MINIMUM
+        try:
+            out = odeint(func, y0, t, method=self.method, rtol=self.rtol, atol=self.atol,
+                         options={"max_num_steps": limit})
+        except AssertionError as exc:  # dt underflow or too many steps: stiff here
+            if not any(word in str(exc) for word in ("underflow", "max_num_steps")):
+                raise
+        else:
+            if _finite(out):
+                return out
+        self.stiff_fallbacks += 1
+        for refine in (1, 4, 16):  # the fixed-step solve, finer until it stays finite
+            out = self._fixed(func, y0, t, step / refine, STIFF_METHOD)
+            if _finite(out):
+                return out
+        return out
+
+    def _fixed(self, func, y0, t, step, method):
+        return odeint(func, y0, t, method=method, options={"step_size": step})
 
     def ivp(self, y0: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """The path from ``y0`` at time 0, at sorted times ``s`` (any sign): (M, *y0.shape)."""

@@ -39,7 +39,7 @@ from torch import nn
 from dynode_core import InputError
 
 from .base import ReducedDynamics
-from .endpoint import MODES
+from .endpoint import MODES, interval_positions
 from .fields import FieldEnsemble
 from .flow import Flow, shared_positions
 from .motion import (AccelerationField, SecondOrderModel, collocation_points,
@@ -47,12 +47,21 @@ from .motion import (AccelerationField, SecondOrderModel, collocation_points,
 from .training import optimise, solver_errors
 
 ADVICE = "lower lr, raise kinetic, or use method='rk4'"
+#: State-dict key of the validation's verdict for straight lines inside the range.
+STRAIGHT_KEY = "ode.straight_inside"
 
 
 def _mean_square_speed(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared observed speed per coordinate (chords between keyframes)."""
     velocity = (y[1:] - y[:-1]) / (s[1:] - s[:-1])[:, None]
     return velocity.pow(2).mean().clamp_min(1e-12).reshape(1)
+
+
+def _straight(knots: torch.Tensor, coords: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of keyframes (knots, coords) at sorted times
+    ``s`` inside their range."""
+    idx, tau = interval_positions(knots, s)
+    return coords[idx] + tau[:, None] * (coords[idx + 1] - coords[idx])
 
 
 def _folds(frames: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -135,6 +144,7 @@ class NeuralODEDynamics(ReducedDynamics):
     # ------------------------------------------------------------------ fit
     def _fit(self, s, y, progress) -> None:
         c = self.config
+        self.straight_inside = False
         grid = [float(k) for k in c["kinetic_grid"]] if c["kinetic"] == "auto" else [
             float(c["kinetic"])]
         folds = _folds(len(s)) if len(grid) > 1 or self.validates else []
@@ -256,12 +266,27 @@ class NeuralODEDynamics(ReducedDynamics):
                                          y[train], s[held])
                 errors[j] += float((pred - y[held]).pow(2).sum()) / y.shape[1]
         self.fit_stats["validation"] = {str(k): round(e, 6) for k, e in zip(grid, errors)}
+        straight = sum(float((_straight(s[train], y[train], s[held]) - y[held]).pow(2).sum())
+                       for train, held in folds) / y.shape[1]
+        self.fit_stats["validation"]["straight"] = round(straight, 6)
+        self.straight_inside = straight < min(errors)
         limit = min(errors) * (1 + float(self.config["kinetic_tolerance"]))
         return max((j for j, e in enumerate(errors) if e <= limit), key=lambda j: grid[j])
+
+    #: Whether the held-out keyframes said straight lines interpolate better than the
+    #: fitted field (then ``predict`` is piecewise linear inside the observed range).
+    straight_inside = False
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = super().state_dict()
+        state[STRAIGHT_KEY] = torch.tensor(self.straight_inside)
+        return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if self.second_order and "model.velocity" not in state:
             self.config["order"] = 1  # saved before the second-order field existed
+        state = dict(state)
+        self.straight_inside = bool(state.pop(STRAIGHT_KEY, torch.tensor(False)))
         super().load_state_dict(state)
 
     # -------------------------------------------------------------- predict
@@ -286,7 +311,9 @@ class NeuralODEDynamics(ReducedDynamics):
         inside = ~(before | after)
         if before.any():
             out[before] = flow.ivp(starts[0], s[before] - knots[0])[..., :k]
-        if inside.any():
+        if inside.any() and self.straight_inside:
+            out[inside] = _straight(knots, coords, s[inside])
+        elif inside.any():
             out[inside] = mode(flow, knots, starts, coords, s[inside])
         if after.any():
             out[after] = flow.ivp(starts[-1], s[after] - knots[-1])[..., :k]
