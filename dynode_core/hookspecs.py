@@ -250,7 +250,9 @@ def register_tuners(register: Register) -> None:
 
     The factory is called with the tuner's options as keywords (e.g. ``steps=500``,
     ``seed``, ``device``) and returns a tuner; ``dynode run --tune NAME`` and
-    ``dynode tune`` use it.
+    ``dynode tune`` use it. Pass ``time_budget=True`` as metadata when the factory takes
+    ``time_budget`` (seconds, or None): ``dynode run`` then bounds the tuning by
+    ``--tune-budget``.
 
     :param register: ``register(name, factory, *, aliases=(), description="",
         replace=False, **meta)``; call it once per component (see the module

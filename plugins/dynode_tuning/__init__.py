@@ -10,4 +10,5 @@ from dynode_core import hookimpl, lazy
 def register_tuners(register):
     register("pti", lazy("dynode_tuning.pti:PivotalTuner"),
              description="pivotal tuning: synthesis weights tuned on the clip, codes fixed; "
-                         "pixel MSE + SSIM, locality regulariser")
+                         "pixel MSE + SSIM, locality regulariser",
+             time_budget=True)

@@ -7,7 +7,8 @@ The locality regulariser keeps the rest of the latent space as it was: codes mov
 the pivots towards random mapped samples (a random fraction of the way, or PTI's fixed
 ``locality_radius`` when it is > 0) must render as the untuned generator renders them
 (MSE, weighted by ``locality``). Stops after ``steps`` or
-when the running PSNR reaches ``target_psnr``; checkpoints every ``checkpoint_every``
+when the running PSNR reaches ``target_psnr`` or after ``time_budget`` seconds (the
+step count bounded by time); checkpoints every ``checkpoint_every``
 steps (weights, Adam state, random state), so an interruption resumes to the same weights.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -31,7 +33,8 @@ class PivotalTuner(Tuner):
     def __init__(self, steps: int = 3000, lr: float = 3e-3, batch: int = 8,
                  ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
                  locality_radius: float = 0.0, target_psnr: float | None = None,
-                 checkpoint_every: int = 100, seed: int = 0, device=None) -> None:
+                 time_budget: float | None = None, checkpoint_every: int = 100, seed: int = 0,
+                 device=None) -> None:
         def number(name, value, kind=float, **bounds):
             return check_number(f"pti option {name}", value, kind=kind, **bounds)
 
@@ -45,6 +48,8 @@ class PivotalTuner(Tuner):
                        "locality_radius": number("locality_radius", locality_radius, minimum=0),
                        "target_psnr": None if target_psnr is None else
                        number("target_psnr", target_psnr, above=0, maximum=200),
+                       "time_budget": None if time_budget is None else
+                       number("time_budget", time_budget, above=0, maximum=1e7),
                        "seed": number("seed", seed, int, minimum=0, maximum=2**32 - 1)}
         self.checkpoint_every = number("checkpoint_every", checkpoint_every, int, minimum=1)
 
@@ -81,7 +86,7 @@ class PivotalTuner(Tuner):
             return {"step": 0, "curve": [], "order": torch.empty(0, dtype=torch.long),
                     "done": False}
         state = torch.load(path, map_location="cpu", weights_only=True)
-        extendable = ("steps", "target_psnr")  # more steps continue the same tuning
+        extendable = ("steps", "target_psnr", "time_budget")  # these continue the tuning
         if {k: v for k, v in state.get("config", {}).items() if k not in extendable} != \
                 {k: v for k, v in self.config.items() if k not in extendable}:
             raise InputError(f"{path} holds a tuning with other settings; delete it to start "
@@ -117,6 +122,7 @@ class PivotalTuner(Tuner):
         done = self._load(state_dir, params, optimiser, rng)
         step, curve, order, running = done["step"], done["curve"], done["order"], None
         progress(step, total=c["steps"])
+        started, stopped = time.perf_counter(), "steps"
         try:
             while step < c["steps"] and not done["done"]:
                 if len(order) < c["batch"]:
@@ -137,12 +143,16 @@ class PivotalTuner(Tuner):
                 running = psnr if running is None else 0.9 * running + 0.1 * psnr
                 curve.append(round(psnr, 3))
                 progress(1, loss=float(loss.detach()), psnr=running)
-                done = {"step": step, "curve": curve, "order": order,
-                        "done": c["target_psnr"] is not None and running >= c["target_psnr"]}
+                reached = c["target_psnr"] is not None and running >= c["target_psnr"]
+                late = c["time_budget"] is not None and \
+                    time.perf_counter() - started > c["time_budget"]
+                stopped = "target psnr" if reached else "time budget" if late else stopped
+                done = {"step": step, "curve": curve, "order": order, "done": reached or late}
                 if step % self.checkpoint_every == 0 or step == c["steps"] or done["done"]:
                     self._save(state_dir, done, params, optimiser, rng)
         finally:
             for p in params.values():
                 p.requires_grad_(False)
         return {"steps": step, "psnr_curve": curve, "final_batch_psnr": curve[-1] if curve
-                else None}
+                else None, "stopped": stopped,
+                "seconds": round(time.perf_counter() - started, 3)}
