@@ -3,13 +3,14 @@
 An edit is made on frame 0's code only and carried through the video by a
 propagation strategy (:data:`PROPAGATIONS`):
 
-- ``dynamics`` (default): re-solve the fitted dynamics from the edited frame-0
+- ``offset`` (default): add frame 0's latent offset to every frame (per-frame
+  editing); needs no dynamics at the observed times. On the shapes world's
+  benchmark no other strategy beats it (docs/editing.md);
+- ``dynamics``: re-solve the fitted dynamics from the edited frame-0
   code and keep the keyframe correction the fitted path needs:
   ``predict(t) + propagate(edited z0, t) - propagate(z0, t)``; the edit evolves
   with the dynamics while the motion stays the original's, even for a model
   whose plain solve misses the keyframes (the ``ode``'s endpoint mode);
-- ``offset``: add frame 0's latent offset to every frame (per-frame editing,
-  the usual baseline); needs no dynamics at the observed times;
 - ``cde``: the edited start driven by the original control path; only for
   dynamics that declare ``controlled`` (the ``cde`` model);
 - ``ivp``: the bare initial value problem from the edited start,
@@ -219,7 +220,7 @@ def _check_fit(direction, trajectory) -> None:
                          f"the trajectory has {trajectory.num_layers} layer(s)")
 
 
-def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "dynamics",
+def propagate_edit(dynamics, trajectory, edit, generator=None, strategy: str = "offset",
                    times=None, **options):
     """Edit frame 0 of ``trajectory`` and carry the edit to ``times`` (default: the
     observed times) with ``strategy`` (a name in :data:`PROPAGATIONS`).

@@ -70,7 +70,7 @@ def _list_directions(editor_names, generator, options, limit) -> None:
 @click.argument("dyn_dir", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--edit", "spec", metavar="EDITOR:DIRECTION[:STRENGTH]",
               help="The edit of frame 0, e.g. sefa:3:2.0 or file:smile.pt:1.5.")
-@click.option("--propagate", "strategy", type=Propagation(), default="dynamics",
+@click.option("--propagate", "strategy", type=Propagation(), default="offset",
               show_default=True, help="How the edit reaches the other frames.")
 @click.option("--generator", "generator_name", type=ComponentName("generators"), default=None,
               help="Generator, for editors that read it (sefa, ganspace, supervised).")

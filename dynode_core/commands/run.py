@@ -69,7 +69,7 @@ class StagedCommand(click.Command):
 @click.option("--extrapolate", type=number("extrapolate"), help="Seconds past the last frame.")
 @click.option("--edit", "edits", multiple=True, help="EDITOR:DIRECTION[:STRENGTH]; repeatable.")
 @click.option("--propagate", type=Propagation(),
-              help="How the frame-0 edit reaches every frame [dynamics].")
+              help="How the frame-0 edit reaches every frame [offset].")
 @click.option("--crop", type=click.Choice(["center", "none"]), help="Frame crop policy [center].")
 @click.option("--audio/--no-audio", default=None,
               help="Keep the input's audio in every full-length output [on].")

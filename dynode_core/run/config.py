@@ -66,7 +66,7 @@ class RunConfig:
     interpolate: int = 4
     extrapolate: float = 0.0  # seconds past the last frame
     edits: list[str] = field(default_factory=list)
-    propagate: str = "dynamics"
+    propagate: str = "offset"  # dynamics propagation gains nothing measured (docs/editing.md)
     crop: str = "center"
     audio: bool = True  # the input's audio in every full-length output
     max_frames: int | None = None  # read at most this many frames of the input
