@@ -22,7 +22,7 @@ from .runner import INVERT, TUNE, StageOption, Stage, result_of
 
 DELTA_FILE = "tuned.safetensors"
 #: Seconds of tuning by default: the step count is bounded by time (``--tune-budget``).
-BUDGET = 240.0
+BUDGET = 300.0
 #: Pivots whose encoder codes render below this (dB) on a batch are out of the encoder's
 #: domain: with the default inverter, such batches are refined by a full optimisation.
 DOMAIN_PSNR = 16.0
