@@ -433,8 +433,11 @@ def test_cli_edit_errors_are_one_line(tmp_path, generator):
     assert need.exit_code == 2 and "needs a generator" in need.output
     assert "Traceback" not in need.output
     nodyn = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "-o",
-                    f"folder={directions_dir()}", "--out", out)
+                    f"folder={directions_dir()}", "--propagate", "dynamics", "--out", out)
     assert nodyn.exit_code == 2 and "needs fitted dynamics" in nodyn.output
+    default = _invoke("edit", "--trajectory", src, "--edit", "file:smile", "-o",
+                      f"folder={directions_dir()}", "--out", out)  # offset: no dynamics needed
+    assert default.exit_code == 0, default.output
 
 
 def test_cli_list_directions(generator):
