@@ -33,6 +33,13 @@ def interval_positions(knots: torch.Tensor,
     return idx, tau
 
 
+def straight(knots: torch.Tensor, coords: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of keyframes (knots, coords) at sorted times
+    ``s`` inside their range."""
+    idx, tau = interval_positions(knots, s)
+    return coords[idx] + tau[:, None] * (coords[idx + 1] - coords[idx])
+
+
 def _chunks(idx: torch.Tensor, chunk: int):
     """Groups of queries whose intervals fall in one block of ``chunk`` intervals."""
     block = idx // chunk

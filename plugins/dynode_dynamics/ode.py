@@ -39,7 +39,7 @@ from torch import nn
 from dynode_core import InputError
 
 from .base import ReducedDynamics
-from .endpoint import MODES, interval_positions
+from .endpoint import MODES, straight as _straight
 from .fields import FieldEnsemble
 from .flow import Flow, shared_positions
 from .motion import (AccelerationField, SecondOrderModel, collocation_points,
@@ -55,13 +55,6 @@ def _mean_square_speed(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean squared observed speed per coordinate (chords between keyframes)."""
     velocity = (y[1:] - y[:-1]) / (s[1:] - s[:-1])[:, None]
     return velocity.pow(2).mean().clamp_min(1e-12).reshape(1)
-
-
-def _straight(knots: torch.Tensor, coords: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear interpolation of keyframes (knots, coords) at sorted times
-    ``s`` inside their range."""
-    idx, tau = interval_positions(knots, s)
-    return coords[idx] + tau[:, None] * (coords[idx + 1] - coords[idx])
 
 
 def _folds(frames: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
