@@ -28,9 +28,10 @@ class HybridInverter(Inverter):
 
     ``domain_psnr`` (dB, None: off): a batch whose encoder codes render below it is out
     of the encoder's domain (the encoder was trained on other pictures), and a light
-    refine cannot fix that: such a batch is refined as the ``optim`` inverter would
-    (``far_steps`` steps at ``far_lr``, no pull towards the encoder's codes), started
-    from the encoder's codes. :attr:`choices` records, per batch inverted, the encoder's
+    refine cannot fix that: such a batch is inverted as the ``optim`` inverter would
+    (``far_steps`` steps at ``far_lr`` from the mean code; the encoder's codes are left
+    out: tuned from pivots refined from them, carphone reached 27.4 dB, from the mean's
+    28.5 dB, in the same 3,000 steps). :attr:`choices` records, per batch inverted, the encoder's
     mean PSNR and which refine ran (``"hybrid"`` or ``"optim"``); :meth:`decisions`
     returns them."""
 
@@ -65,7 +66,8 @@ class HybridInverter(Inverter):
                 psnr = float(batch_psnr(generator.synthesize(start, noise_mode="const"),
                                         frames).mean())
             far = psnr < self.domain_psnr
-            refine = self.far if far else self.refine
             self.choices.append({"frames": len(frames), "encoder_psnr": round(psnr, 3),
                                  "refine": "optim" if far else "hybrid"})
+            if far:
+                return self.far.invert(frames, generator, progress=progress)
         return refine.invert(frames, generator, progress=progress, start=start)
