@@ -135,3 +135,19 @@ def test_wider_sweep(motion, scale, frames, period, every, irregular, request):
     ode, linear = check_case(motion, frames, period, every, 14, 512, scale, irregular,
                              noise=0.01)
     assert ode <= linear, (ode, linear)
+
+
+def test_a_stiff_adaptive_solve_is_redone_with_the_fixed_step_method(monkeypatch):
+    from dynode_dynamics import flow as flows
+
+    # an adaptive solve that needs more steps than allowed counts as stiff here (the
+    # allowance shrunk to 2 steps so that a plain oscillation trips it)
+    monkeypatch.setattr(flows, "STIFF_FACTOR", 0)
+    monkeypatch.setattr(flows, "STIFF_MINIMUM", 2)
+    rate = 10.0
+    field = lambda y: torch.stack([y[..., 1], -rate ** 2 * y[..., 0]], -1)  # noqa: E731
+    flow = flows.Flow(field, method="dopri5", rtol=1e-6, atol=1e-6, ivp_step=1e-3)
+    s = torch.linspace(0, 1, 11, dtype=torch.float64)
+    path = flow.ivp(torch.tensor([1.0, 0.0], dtype=torch.float64), s)
+    assert flow.stiff_fallbacks == 1
+    assert torch.allclose(path[:, 0], torch.cos(rate * s), atol=1e-6)
