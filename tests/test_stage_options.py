@@ -134,3 +134,13 @@ def test_a_setting_of_a_stage_the_run_leaves_out_is_refused(tmp_path):
                                          r"\(turned on by --tune\)"):
         run_with_plugins(RunConfig(out=str(tmp_path / "run"), tune_steps=5, **QUICK))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_inverters_steps_as_a_component_option(tmp_path):
+    quick = {k: v for k, v in QUICK.items() if k != "inversion_steps"}
+    result = run_with_plugins(RunConfig(out=str(tmp_path / "run"), inverter="optim",
+                                        component_options={"inverter": {"steps": 1}}, **quick))
+    assert result.metrics["frames"] == 4
+    with pytest.raises(InputError, match="--inversion-steps or -o inverter.steps, not both"):
+        run_with_plugins(RunConfig(out=str(tmp_path / "both"), inversion_steps=1,
+                                   component_options={"inverter": {"steps": 1}}, **quick))

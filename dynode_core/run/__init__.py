@@ -110,7 +110,9 @@ def _refuse_settings_of_idle_stages(stages, settings: dict, given: dict) -> None
         idle = [o.flag for o in stage.options if given.get(o.name) is not None
                 and not stage.is_active({**settings, o.name: o.default})]  # not the switch
         if idle:
-            needs = ", ".join(o.flag for o in stage.options if o.flag not in idle)
+            probe = {bool: True, int: 1, float: 1.0, str: "x"}
+            needs = ", ".join(o.flag for o in stage.options if o.flag not in idle and
+                              stage.is_active({**settings, o.name: probe.get(o.kind, "x")}))
             raise InputError(f"{', '.join(idle)} applies only when the {stage.name} stage runs "
                              f"(turned on by {needs or 'its plugin'}); give it too, or drop "
                              f"{', '.join(idle)}")

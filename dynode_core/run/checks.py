@@ -45,10 +45,15 @@ def _inverter(config, device: str):
     from ..interfaces import require
     from ..inversion import build_inverter
 
+    options = dict(config.component_options.get("inverter", {}))
+    steps = options.pop("steps", None)
+    if steps is not None and config.inversion_steps is not None:
+        raise InputError("give the inverter's steps once: --inversion-steps or "
+                         "-o inverter.steps, not both")
     inverter = build_inverter(config.inverter, generator_name=config.generator,
-                              encoder=config.encoder, steps=config.inversion_steps,
-                              seed=config.seed, device=device,
-                              **config.component_options.get("inverter", {}))
+                              encoder=config.encoder, seed=config.seed, device=device,
+                              steps=config.inversion_steps if steps is None else steps,
+                              **options)
     return require(inverter, "inverters", config.inverter or "default")
 
 
