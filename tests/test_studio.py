@@ -168,7 +168,7 @@ def test_the_state_lists_the_generators_directions_and_the_runs_settings(studio)
     state = json.loads(request(studio, "api/state")[2])
     specs = {f"{d['editor']}:{d['direction']}" for d in state["directions"]}
     assert {"sefa:0", "ganspace:0", "supervised:hue"} <= specs
-    assert state["frames"] == 6 and state["interpolate"] == 2 and state["propagate"] == "dynamics"
+    assert state["frames"] == 6 and state["interpolate"] == 2 and state["propagate"] == "offset"
     assert state["videos"][:3] == ["input.mp4", "reconstruction.mp4", "interpolated.mp4"]
     assert not state["aligned"] and not state["paste_back"]
 
@@ -208,7 +208,7 @@ def wait_job(server) -> dict:
 @pytest.mark.parametrize("body, message", [
     ({"edits": ["sefa:0:1", "sefa:1:1"]}, "one direction"),
     ({"edits": []}, "one direction"),
-    ({"edits": ["sefa:1:1"], "propagate": "offset"}, "this run's propagate is 'dynamics'"),
+    ({"edits": ["sefa:1:1"], "propagate": "dynamics"}, "this run's propagate is 'offset'"),
     ({"edits": ["sefa:1:1"], "paste_back": True}, "this run's paste_back is False"),
     ({"edits": ["sefa:1:inf"]}, "finite"),
     ({"edits": ["sefa:1:1"], "run": "other"}, "no run 'other'"),
@@ -224,7 +224,7 @@ def test_render_adds_the_edit_as_dynode_run_edit_would(tmp_path):
     first = (out / "edited_sefa-0-1.mp4").read_bytes()
     with serving(out) as server:
         status, _, content = request(server, "api/render", method="POST",
-                                     body={"edits": ["sefa:1:-2"], "propagate": "dynamics"})
+                                     body={"edits": ["sefa:1:-2"], "propagate": "offset"})
         assert status == 202, content
         job = wait_job(server)
         assert job["status"] == "done", job
