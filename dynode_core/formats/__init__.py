@@ -12,8 +12,9 @@ only (how a file is laid out and read safely), never a model. Today:
 """
 
 from .conversion import check_conversion_paths, file_sha256
+from .state import state_problems
 from .netpickle import (PickledModule, RefusedGlobal, is_network_pickle, load_network,
                         read_network_pickle)
 
 __all__ = ["PickledModule", "RefusedGlobal", "check_conversion_paths", "file_sha256",
-           "is_network_pickle", "load_network", "read_network_pickle"]
+           "is_network_pickle", "load_network", "read_network_pickle", "state_problems"]

@@ -105,7 +105,7 @@ def _refuse_settings_of_idle_stages(stages, settings: dict, given: dict) -> None
     """A setting given for a stage this run leaves out (``--tune-steps`` without
     ``--tune``) would be ignored silently: refuse it, naming what turns the stage on."""
     for stage in stages:
-        if stage.active is None or stage.is_active(settings):
+        if stage.is_active(settings):
             continue
         idle = [o.flag for o in stage.options if given.get(o.name) is not None
                 and not stage.is_active({**settings, o.name: o.default})]  # not the switch

@@ -29,7 +29,7 @@ from dynode_core import (InputError, check_format, config_of,
 
 from .model import StyleGAN2Generator
 from dynode_core.formats import (check_conversion_paths, file_sha256, is_network_pickle,
-                                 load_network)
+                                 load_network, state_problems)
 from .nvidia import nvidia_generator_state
 
 FORMAT = "dynode.stylegan2/1"
@@ -79,13 +79,7 @@ def infer_config(state: dict[str, torch.Tensor]) -> dict:
 def check_state(state: dict[str, torch.Tensor], model: torch.nn.Module, source) -> None:
     """Raise one :class:`InputError` naming every missing, unexpected and mis-shaped key."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if k != "latent_avg"}
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {shape})" for k, shape in expected.items()
-             if k in state and tuple(state[k].shape) != shape]
-    problems = [f"{label}: {', '.join(items)}" for label, items in
-                (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
-                if items]
+    problems = state_problems(state, expected)
     if problems:
         raise InputError(f"{source} is not a consistent StyleGAN2 generator: {'; '.join(problems)}")
 

@@ -22,7 +22,7 @@ import torch
 from dynode_core import (InputError, check_format, config_of,
                          load_tensor_file, read_safetensors, write_safetensors)
 from dynode_core.formats import (check_conversion_paths, file_sha256, is_network_pickle,
-                                 load_network)
+                                 load_network, state_problems)
 
 from .config import config_from_pickle, config_from_state
 from .model import StyleGAN3Generator
@@ -74,13 +74,7 @@ def _check_state(state: dict, model: StyleGAN3Generator, path) -> dict:
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     state = dict(state)
     state.setdefault("synthesis.input.transform", torch.eye(3))
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {shape})" for k, shape in expected.items()
-             if k in state and tuple(state[k].shape) != shape]
-    problems = [f"{label}: {', '.join(items[:8])}" for label, items in
-                (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
-                if items]
+    problems = state_problems(state, expected)
     if problems:
         raise InputError(f"{path} is not a consistent StyleGAN3 generator: {'; '.join(problems)}")
     return state
