@@ -109,7 +109,7 @@ def test_a_diverging_step_is_undone_and_the_fit_goes_on_with_a_lower_rate():
     seen = []
 
     def loss_fn(step):  # blows up once, at step 2
-        seen.append(float(weight))
+        seen.append(float(weight.detach()))
         loss = (weight - 3).pow(2).sum() * (math.inf if step == 2 else 1.0)
         return loss, float(loss.detach())
 

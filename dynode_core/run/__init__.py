@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 #: submodule that defines it; nothing outside ``run/`` imports a submodule directly.
 _FACE = {"NUMBERS": "config", "check_output_size": "checks", "check_component_options": "config",
          "parse_component_options": "config", "RUN_MARKER": "folder", "RunLock": "folder",
-         "write_report": "html", "summary_table": "report"}
+         "write_report": "html", "summary_table": "report", "upright": "paste",
+         "input_transforms": "paste"}
 
 __all__ = ["ARTIFACTS", "RunConfig", "RunResult", "add_edits", "run_pipeline", "run_stages",
            *_FACE]

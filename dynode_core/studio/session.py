@@ -166,8 +166,8 @@ class RunSession:
 
     def preview(self, request: PreviewRequest) -> np.ndarray:
         """The frame at ``request.index`` as (H, W, 3) uint8. Records the seconds the
-        edit's codes took (once per edit and settings: a guided direction optimises
-        per code) and the seconds the frame took (the generator, and paste-back)."""
+        edit's codes took (once per edit and settings: a nonlinear direction may
+        render every code) and the seconds the frame took (the generator, and paste-back)."""
         import torch
 
         from ..render import to_uint8
@@ -176,22 +176,41 @@ class RunSession:
             started = time.perf_counter()
             codes = self.codes(request.edits, request.propagate, request.interpolate)
             drawn = time.perf_counter()
+            place = None
+            if request.paste_back and self.alignment is not None:
+                place = self._placement(request.index / request.interpolate)
+            extra = {} if place is None or place[2] is None else {
+                "transform": place[2].to(self.device)}
             with torch.no_grad():
                 image = self.generator.synthesize(codes[request.index:request.index + 1]
-                                                  .to(self.device), noise_mode="const")
+                                                  .to(self.device), noise_mode="const", **extra)
             frame = to_uint8(image)[0]
-            if request.paste_back and self.alignment is not None:
-                frame = self._paste(frame, request.index / request.interpolate)
+            if place is not None:
+                frame = self._paste(frame, *place)
             self.seconds_edit = drawn - started
             self.seconds_per_frame = time.perf_counter() - drawn
         return frame
 
-    def _paste(self, crop: np.ndarray, position: float) -> np.ndarray:
-        from ..alignment.warp import paste, paste_mask
-        from .frames import frame_at
+    def _placement(self, position: float):
+        """(input frame, frame -> crop matrix, input transform or None, crop -> crop map or
+        None) for the crop at ``position``: a generator that takes an input transform
+        renders the upright crop itself, as the run's paste-back does."""
+        from ..run import input_transforms, upright
 
         alignment = self.alignment
         position = min(position, len(alignment) - 1)
         matrix = alignment.matrices(alignment.quads_at(np.array([position])))[0]
+        if not self.generator.takes_transform:
+            return position, matrix, None, None
+        matrices, maps = upright(matrix[None], alignment.size)
+        return position, matrices[0], input_transforms(maps, alignment.size), maps[0]
+
+    def _paste(self, crop: np.ndarray, position: float, matrix, transform, crop_map) -> np.ndarray:
+        from ..alignment.warp import paste, paste_mask, warp_mask
+        from .frames import frame_at
+
+        mask = paste_mask(self.alignment)
+        if crop_map is not None:
+            mask = warp_mask(mask, crop_map)
         background = frame_at(self.folder / "input.mp4", int(round(position)))
-        return paste(background, crop, matrix, paste_mask(alignment))
+        return paste(background, crop, matrix, mask)
