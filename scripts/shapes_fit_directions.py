@@ -82,17 +82,16 @@ def fit_linear(factor, w_train, labels, w_test, read, before, rounds: int = 3):
     return normal, info
 
 
-def fit_guided(factor, w_test, read, before, steps: int = 80, lr: float = 0.05):
-    """A guided edit of ``factor``, measured on ``w_test``; its vector is the principal
-    direction of the offsets it made there."""
+def fit_guided(factor, w_test, read, before, network):
+    """A guided edit of ``factor`` with ``network``, measured on ``w_test``; its vector is
+    the principal direction of the offsets it made there."""
     import time
 
     codes = w_test.unsqueeze(1).expand(-1, read.generator.num_ws, -1)
-    info = {"kind": "guided", "factor": factor, "amount": AMOUNTS[factor], "steps": steps,
-            "lr": lr}
+    info = {"kind": "guided", "factor": factor, "amount": AMOUNTS[factor]}
     start = time.perf_counter()
     found, edited = _measure(read, build_direction(factor, torch.zeros(w_test.shape[1]), info,
-                                                   read.generator), codes, before)
+                                                   network, read.generator), codes, before)
     info["seconds_per_code"] = (time.perf_counter() - start) / len(codes)
     info.update(found)
     offsets = (edited - codes).mean(1).double()
@@ -100,10 +99,11 @@ def fit_guided(factor, w_test, read, before, steps: int = 80, lr: float = 0.05):
     return (vector * torch.sign(vector @ offsets.mean(0) + 1e-12)).float(), info
 
 
-def fit_directions(generator, samples: int = 4000, holdout: int = 512, guided_holdout: int = 64,
-                   seed: int = 0, progress=lambda text: None) -> tuple[dict, dict]:
-    """(tensors, record per direction): guided edits of every factor of :data:`AMOUNTS`,
-    straight ``NAME-linear`` directions of the non-periodic ones."""
+def fit_directions(generator, network, samples: int = 4000, holdout: int = 512,
+                   guided_holdout: int = 512, seed: int = 0,
+                   progress=lambda text: None) -> tuple[dict, dict]:
+    """(tensors, record per direction): guided edits (with ``network``) of every factor of
+    :data:`AMOUNTS`, straight ``NAME-linear`` directions of the non-periodic ones."""
     from dynode_editors.vectors import sample_w
 
     w = sample_w(generator, samples + holdout, seed)
@@ -122,5 +122,5 @@ def fit_directions(generator, samples: int = 4000, holdout: int = 512, guided_ho
         progress(f"measuring the guided {factor} edit on {guided_holdout} codes")
         few = {f: v[:guided_holdout] for f, v in before.items()}
         tensors[f"{factor}.vector"], record[factor] = fit_guided(
-            factor, w[test][:guided_holdout], read, few)
+            factor, w[test][:guided_holdout], read, few, network)
     return tensors, record

@@ -1,5 +1,6 @@
 """Edits are continuous functions of the codes: moving the codes by 1e-5 moves the edited
-codes by about as much, for every kind of direction the bundled model offers, and
+codes by about as much, for every kind of direction the bundled model offers (straight and
+guided), and
 SVD/PCA directions have a sign that does not depend on the LAPACK build."""
 
 from __future__ import annotations
@@ -50,12 +51,17 @@ def test_a_direction_file_edit_is_continuous(shapes64, tmp_path):
     assert _change(f"file:{tmp_path / 'd.pt'}:2", shapes64) < BOUND
 
 
-@pytest.mark.xfail(strict=True, reason="guided edits search each code's offset with 80 Adam "
-                   "steps through ReLU networks: a 1e-5 move of the codes moves the result "
-                   "by 0.1-0.3 (see docs/editing.md)")
-@pytest.mark.parametrize("name", ["hue", "x"])
+@pytest.mark.parametrize("name", ["hue", "bg_hue", "x", "y", "size"])
 def test_guided_edits_are_continuous(shapes64, name):
+    """The guided edits give each code its own offset (a network's output), and still a
+    1e-5 move of the codes moves the edited codes by no more than 1e-3."""
     assert _change(f"supervised:{name}:1", shapes64) < BOUND
+    assert _change(f"supervised:{name}:-1.5", shapes64) < BOUND
+
+
+def test_a_guided_edit_of_strength_zero_is_the_identity(shapes64):
+    codes = _codes(shapes64)
+    assert torch.equal(resolve_edit("supervised:hue:0", shapes64).apply(codes), codes)
 
 
 def test_pca_and_sefa_directions_have_a_fixed_sign(shapes64):

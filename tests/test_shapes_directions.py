@@ -76,6 +76,26 @@ def test_directions_fitted_on_other_weights_are_not_offered(shapes64, tmp_path):
     assert from_checkpoint.named_directions() == {}  # the Generator default: none
 
 
+def test_guided_network_trained_on_other_weights_is_not_offered(shapes64, tmp_path):
+    """The directions name their guided network; one trained for other generator weights
+    (or missing) hides the directions rather than editing with the wrong network."""
+    import shutil
+
+    from dynode_shapes.edit_network import load_network, save_network
+
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(models.DIRECTIONS.with_suffix(suffix), tmp_path)
+    directions = tmp_path / models.DIRECTIONS.name
+    assert load_directions(directions, shapes64, models.GENERATOR_WEIGHTS) == {}  # missing
+    network, record = load_network(models.GUIDED_NETWORK)
+    info = {k: v for k, v in record.items() if k != "config"}
+    save_network(network, tmp_path / models.GUIDED_NETWORK.name,
+                 **{**info, "generator_sha256": "0" * 64})
+    assert load_directions(directions, shapes64, models.GENERATOR_WEIGHTS) == {}
+    save_network(network, tmp_path / models.GUIDED_NETWORK.name, **info)
+    assert set(load_directions(directions, shapes64, models.GENERATOR_WEIGHTS)) == NAMES
+
+
 def test_named_strength_reaches_the_world_edit():
     def factors(size, hue):
         return Factors.make(shape=0, x=0.5, y=0.5, size=size, hue=hue, n=1)
@@ -97,3 +117,29 @@ def test_named_direction_without_a_generator_says_to_pass_one():
 
     with pytest.raises(InputError, match="needs a generator: pass --generator"):
         resolve_edit("supervised:hue:1", None, latent_shape=(10, 128))
+
+
+def test_guided_edit_training_resumes_and_exports_a_network_that_edits(tmp_path):
+    """``scripts/train_guided_edits.py``: a run stopped at step 2 (no export yet) and resumed
+    to 3 gives the same network as 3 steps at once; the export loads and edits codes."""
+    from dynode_shapes.edit_network import load_network
+    from dynode_shapes.guided import GuidedEdit
+
+    train = load_script("train_guided_edits")
+    tiny = ["--pool", "8", "--batch", "5", "--hidden", "8", "--ckpt-every", "1"]
+    train.main(["--out", str(tmp_path / "a"), "--steps", "3", "--stop-at", "2", *tiny,
+                "--export", str(tmp_path / "a.safetensors")])
+    assert not (tmp_path / "a.safetensors").exists()  # exported only when finished
+    train.main(["--out", str(tmp_path / "a"), "--steps", "3", *tiny,
+                "--export", str(tmp_path / "a.safetensors")])
+    train.main(["--out", str(tmp_path / "b"), "--steps", "3", *tiny,
+                "--export", str(tmp_path / "b.safetensors")])
+    (a, record), (b, _) = (load_network(tmp_path / f"{n}.safetensors") for n in "ab")
+    assert record["steps"] == 3 and record["generator_sha256"] == weights_sha256(
+        models.GENERATOR_WEIGHTS)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)
+    generator = get_registry().create("generators", "shapes64").eval()
+    codes = sample_w(generator, 2, seed=1).unsqueeze(1).expand(-1, generator.num_ws, -1)
+    edited = GuidedEdit(a, generator, "hue", 0.25)(codes, 1.0)
+    assert edited.shape == codes.shape and not torch.equal(edited, codes)

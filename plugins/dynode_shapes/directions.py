@@ -5,9 +5,10 @@ factor with the bundled regressor and builds, per factor, with strength 1.0
 moving it by :data:`AMOUNTS` on average (measured on held-out samples):
 
 - ``x``, ``y``, ``size``, ``hue``, ``bg_hue``: guided edits
-  (:mod:`dynode_shapes.guided`): the offset is found per code by gradient descent
-  through the generator and the regressor, holding the other factors; the
-  direction's ``vector`` is the principal direction of the held-out offsets.
+  (:mod:`dynode_shapes.guided`): a small network trained through the generator and the
+  regressor gives each code its offset, holding the other factors; the record names
+  the network's file (beside this one); the direction's ``vector`` is the principal
+  direction of the held-out offsets.
 - ``x-linear``, ``y-linear``, ``size-linear``: InterFaceGAN-style straight
   directions, the ridge normal in W (:func:`dynode_editors.supervised.fit_boundary`)
   with the latent distance per strength calibrated. They are cheap and exact
@@ -67,8 +68,8 @@ def save_directions(path, tensors: dict, record: dict) -> None:
 
 
 def load_directions(path, generator, generator_weights=None) -> dict[str, FactorDirection]:
-    """The named directions in ``path`` for ``generator`` (guided edits render with it);
-    ``{}`` when they were fitted on other weights than the file ``generator_weights``."""
+    """The named directions in ``path`` for ``generator``; ``{}`` when they (or the guided
+    edits' network) were fitted on other weights than the file ``generator_weights``."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -80,20 +81,38 @@ def load_directions(path, generator, generator_weights=None) -> dict[str, Factor
     if generator_weights is not None and record.get("generator_sha256") != weights_sha256(
             generator_weights):
         return {}
-    return {name: build_direction(name, tensors[f"{name}.vector"], info, generator)
+    network = _guided_network(Path(path).parent, record, generator)
+    if network is None and any(i["kind"] == "guided" for i in record["directions"].values()):
+        return {}
+    return {name: build_direction(name, tensors[f"{name}.vector"], info, network, generator)
             for name, info in record["directions"].items()}
 
 
-def build_direction(name: str, vector: torch.Tensor, info: dict, generator) -> FactorDirection:
-    """A :class:`FactorDirection` from its vector and record entry."""
+def _guided_network(folder: Path, record: dict, generator):
+    """The guided edits' network named in ``record`` (on the generator's device), or None
+    when the record names none or it was trained on other generator weights."""
+    from .edit_network import load_network
+
+    name = record.get("guided_network")
+    if not name or not (folder / name).is_file():
+        return None
+    device = next(generator.parameters()).device if generator is not None else "cpu"
+    network, info = load_network(folder / name, device)
+    return network if info.get("generator_sha256") == record.get("generator_sha256") else None
+
+
+def build_direction(name: str, vector: torch.Tensor, info: dict, network=None,
+                    generator=None) -> FactorDirection:
+    """A :class:`FactorDirection` from its vector and record entry; a guided one edits
+    with ``network`` (:class:`dynode_shapes.guided.EditNetwork`), reading ``generator``'s
+    renders."""
     from .guided import GuidedEdit
 
     amount, factor = float(info["amount"]), info["factor"]
     text = (f"{info['kind']} {factor}: strength 1.0 moves it {amount:g} {UNITS[factor]} on "
             f"average (measured {info.get('measured_mean', float('nan')):.3g} +/- "
             f"{info.get('measured_std', float('nan')):.2g})")
-    guided = None
-    if info["kind"] == "guided":
-        guided = GuidedEdit(generator, factor, amount, steps=info["steps"], lr=info["lr"])
+    guided = (GuidedEdit(network, generator, factor, amount) if info["kind"] == "guided"
+              else None)
     return FactorDirection(name, vector.float(), text, float(info.get("scale", 1.0)), guided,
                            factor, amount)

@@ -22,6 +22,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 GENERATOR_WEIGHTS = WEIGHTS_DIR / "shapes64.safetensors"
 ENCODER_WEIGHTS = WEIGHTS_DIR / "shapes64-e4e.safetensors"
 DIRECTIONS = WEIGHTS_DIR / "shapes64-directions.safetensors"
+GUIDED_NETWORK = WEIGHTS_DIR / "shapes64-guided.safetensors"
 NAME = "shapes64"
 
 
