@@ -251,6 +251,10 @@ class Tuner(abc.ABC):
     """
 
     config: dict
+    #: True when :meth:`tune` takes ``edits``: the latent offsets of the edits the run
+    #: will make, so that the tuning can keep those edits as steady as the
+    #: reconstruction. ``dynode run`` passes them only to a tuner that declares this.
+    takes_edits: bool = False
 
     @abc.abstractmethod
     def tune(self, generator: Generator, pivots: torch.Tensor,
@@ -262,7 +266,9 @@ class Tuner(abc.ABC):
         ``pivots``: the clip's codes (T, L, D); ``frames(indices)``: those frames as
         (n, 3, R, R) in [-1, 1] (read on demand: a clip is never held whole);
         ``state_dir``: where to checkpoint, so an interrupted tuning resumes to the same
-        weights. Returns statistics (steps, final PSNR ...).
+        weights. A tuner that declares :attr:`takes_edits` also takes ``edits``: (K, L, D)
+        offsets, edit k rendering frame i from ``pivots[i] + edits[k]`` (the ``offset``
+        propagation's codes). Returns statistics (steps, final PSNR ...).
         """
 
 

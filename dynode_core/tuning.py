@@ -31,21 +31,35 @@ def generator_sha256(generator: torch.nn.Module) -> str:
 
 
 def tune_generator(tuner, generator: torch.nn.Module, latents, targets, *, progress=None,
-                   state_dir=None) -> tuple[dict, dict]:
+                   state_dir=None, edits=None) -> tuple[dict, dict]:
     """Tune ``generator`` in place with ``tuner`` (codes ``latents`` as pivots, frames
     from ``targets(indices)``); returns the tuner's statistics (with a ``psnr_curve``,
     maybe empty) and the delta as the keywords of :func:`save_generator_delta`
     (``tensors``: the changed tensors, ``base_sha256``, ``config``: the tuner's config
-    and its statistics without the curve). The one place a delta is made."""
+    and its statistics without the curve). The one place a delta is made.
+
+    ``edits``: (K, L, D) offsets of the edits to come (see :func:`edit_offsets`), handed
+    to a tuner that declares ``takes_edits`` (others tune as without them)."""
     base_sha256 = generator_sha256(generator)
     base = {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()}
     extra = {} if progress is None else {"progress": progress}
+    if edits is not None and len(edits) and tuner.takes_edits:
+        extra["edits"] = edits
     stats = {"psnr_curve": [], **tuner.tune(generator, latents, targets, state_dir=state_dir,
                                             **extra)}
     tensors = {name: t.detach().to("cpu").clone() for name, t in generator.state_dict().items()
                if name in base and not torch.equal(t.detach().to("cpu"), base[name])}
     config = {**tuner.config, "stats": {k: v for k, v in stats.items() if k != "psnr_curve"}}
     return stats, {"tensors": tensors, "base_sha256": base_sha256, "config": config}
+
+
+def edit_offsets(edits, pivots: torch.Tensor) -> torch.Tensor | None:
+    """(K, L, D): what each resolved edit adds to frame 0's code, the offset every frame's
+    code gets with the ``offset`` propagation; None without edits."""
+    if not edits:
+        return None
+    first = pivots[0]
+    return torch.stack([torch.as_tensor(edit.apply(first)).to(first) - first for edit in edits])
 
 
 def save_generator_delta(path, tensors: dict[str, torch.Tensor], *, base_sha256: str,

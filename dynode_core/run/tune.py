@@ -77,7 +77,7 @@ def _pivot_inverter(ctx) -> None:
 
 def tune(ctx, traj) -> dict:
     """Tune the run's own copy of the generator on the clip; returns the statistics."""
-    from ..tuning import apply_generator_delta, tune_generator
+    from ..tuning import apply_generator_delta, edit_offsets, tune_generator
 
     from ..compute import apply_precision
 
@@ -93,7 +93,8 @@ def tune(ctx, traj) -> dict:
         task = ctx.progress.task(f"tune {ctx.settings['tune']}", tuner.config.get("steps"))
         stats, ctx["tuned_delta"] = tune_generator(
             tuner, ctx.generator, traj.latents, ctx.targets.tensors, progress=task,
-            state_dir=ctx.folder / "cache" / "tune")
+            state_dir=ctx.folder / "cache" / "tune",
+            edits=edit_offsets(list(ctx.edits.values()), traj.latents))
     ctx.generator = apply_precision(ctx.generator, ctx.config.precision, ctx.device)
     return stats
 

@@ -6,7 +6,10 @@ batches of the clip's frames, to reconstruct them: pixel MSE plus ``ssim_weight`
 The locality regulariser keeps the rest of the latent space as it was: codes moved from
 the pivots towards random mapped samples (a random fraction of the way, or PTI's fixed
 ``locality_radius`` when it is > 0) must render as the untuned generator renders them
-(MSE, weighted by ``locality``). Stops after ``steps`` or
+(MSE, weighted by ``locality``). Given the run's edits (``edits``: their latent offsets),
+the edit term (:mod:`dynode_tuning.edit_term`, weight ``edit_weight``, ``edit_samples``
+edited pivots a step) keeps each edit's change as the untuned generator makes it, smoothed
+over ``edit_smoothing`` frames, so edits stay as steady as the reconstruction. Stops after ``steps`` or
 when the running PSNR reaches ``target_psnr`` or after ``time_budget`` seconds (the
 step count bounded by time); checkpoints every ``checkpoint_every``
 steps (weights, Adam state, random state), so an interruption resumes to the same weights.
@@ -24,15 +27,21 @@ import torch.nn.functional as F
 
 from dynode_core import InputError, Tuner, atomic_path, check_number, no_progress
 
+from .edit_term import EditTerm
+
 STATE_FILE = "tune-state.pt"
 
 
 class PivotalTuner(Tuner):
     """See the module docstring; every option is in :attr:`config`."""
 
+    takes_edits = True
+
     def __init__(self, steps: int = 3000, lr: float = 3e-3, batch: int = 8,
                  ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
-                 locality_radius: float = 0.0, target_psnr: float | None = None,
+                 locality_radius: float = 0.0, edit_weight: float = 4.0,
+                 edit_samples: int = 4, edit_smoothing: float = 3.0,
+                 target_psnr: float | None = None,
                  time_budget: float | None = None, checkpoint_every: int = 100, seed: int = 0,
                  device=None) -> None:
         def number(name, value, kind=float, **bounds):
@@ -46,6 +55,11 @@ class PivotalTuner(Tuner):
                        "locality_samples": number("locality_samples", locality_samples, int,
                                                   minimum=0, maximum=4096),
                        "locality_radius": number("locality_radius", locality_radius, minimum=0),
+                       "edit_weight": number("edit_weight", edit_weight, minimum=0),
+                       "edit_samples": number("edit_samples", edit_samples, int, minimum=1,
+                                              maximum=4096),
+                       "edit_smoothing": number("edit_smoothing", edit_smoothing, minimum=0,
+                                                maximum=1000),
                        "target_psnr": None if target_psnr is None else
                        number("target_psnr", target_psnr, above=0, maximum=200),
                        "time_budget": None if time_budget is None else
@@ -80,7 +94,7 @@ class PivotalTuner(Tuner):
         return F.mse_loss(generator.synthesize(moved, noise_mode="const"), wanted)
 
     # ------------------------------------------------------------------ state
-    def _load(self, state_dir, params, optimiser, rng) -> dict:
+    def _load(self, state_dir, params, optimiser, rng, edits) -> dict:
         path = Path(state_dir) / STATE_FILE if state_dir else None
         if path is None or not path.is_file():
             return {"step": 0, "curve": [], "order": torch.empty(0, dtype=torch.long),
@@ -88,9 +102,10 @@ class PivotalTuner(Tuner):
         state = torch.load(path, map_location="cpu", weights_only=True)
         extendable = ("steps", "target_psnr", "time_budget")  # these continue the tuning
         if {k: v for k, v in state.get("config", {}).items() if k not in extendable} != \
-                {k: v for k, v in self.config.items() if k not in extendable}:
-            raise InputError(f"{path} holds a tuning with other settings; delete it to start "
-                             "over")
+                {k: v for k, v in self.config.items() if k not in extendable} or \
+                not torch.equal(state.get("edits", torch.empty(0)), edits):
+            raise InputError(f"{path} holds a tuning with other settings or edits; delete it to "
+                             "start over")
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(state["params"][name])
@@ -99,27 +114,33 @@ class PivotalTuner(Tuner):
         return {"step": int(state["step"]), "curve": list(state["curve"]),
                 "order": state["order"], "done": bool(state["done"])}
 
-    def _save(self, state_dir, progress: dict, params, optimiser, rng) -> None:
+    def _save(self, state_dir, progress: dict, params, optimiser, rng, edits) -> None:
         if not state_dir:
             return
-        state = {"config": self.config, **progress, "rng": rng.get_state(),
+        state = {"config": self.config, "edits": edits, **progress, "rng": rng.get_state(),
                  "params": {n: p.detach().cpu() for n, p in params.items()},
                  "optimiser": optimiser.state_dict()}
         with atomic_path(Path(state_dir) / STATE_FILE) as tmp, open(tmp, "wb") as f:
             torch.save(state, f)  # through a file object: no temporary name inside the zip
 
     # ------------------------------------------------------------------ tuning
-    def tune(self, generator, pivots, frames, *, progress=no_progress, state_dir=None) -> dict:
+    def tune(self, generator, pivots, frames, *, progress=no_progress, state_dir=None,
+             edits=None) -> dict:
         c, count = self.config, len(pivots)
         params = generator.synthesis_parameters()
         device = next(iter(params.values())).device
         pivots = pivots.to(device)
-        original = copy.deepcopy(generator).eval().requires_grad_(False) if c["locality"] else None
+        edits = None if edits is None or not len(edits) or not c["edit_weight"] else edits
+        original = copy.deepcopy(generator).eval().requires_grad_(False) \
+            if c["locality"] or edits is not None else None
+        edit_term = None if edits is None else \
+            EditTerm(original, pivots, torch.as_tensor(edits), c["edit_smoothing"])
         for p in params.values():
             p.requires_grad_(True)
         optimiser = torch.optim.Adam(params.values(), lr=c["lr"])
         rng = torch.Generator().manual_seed(c["seed"])
-        done = self._load(state_dir, params, optimiser, rng)
+        saved_edits = torch.empty(0) if edits is None else torch.as_tensor(edits).float().cpu()
+        done = self._load(state_dir, params, optimiser, rng, saved_edits)
         step, curve, order, running = done["step"], done["curve"], done["order"], None
         progress(step, total=c["steps"])
         started, stopped = time.perf_counter(), "steps"
@@ -131,9 +152,12 @@ class PivotalTuner(Tuner):
                 targets = frames(index).to(device)
                 images = generator.synthesize(pivots[index], noise_mode="const")
                 loss = self._reconstruction(images, targets)
-                if original is not None:
+                if c["locality"]:
                     loss = loss + c["locality"] * self._locality(generator, original,
                                                                  pivots[index], rng)
+                if edit_term is not None:
+                    loss = loss + c["edit_weight"] * edit_term.loss(
+                        generator, pivots, index, images, c["edit_samples"], rng)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -149,7 +173,7 @@ class PivotalTuner(Tuner):
                 stopped = "target psnr" if reached else "time budget" if late else stopped
                 done = {"step": step, "curve": curve, "order": order, "done": reached or late}
                 if step % self.checkpoint_every == 0 or step == c["steps"] or done["done"]:
-                    self._save(state_dir, done, params, optimiser, rng)
+                    self._save(state_dir, done, params, optimiser, rng, saved_edits)
         finally:
             for p in params.values():
                 p.requires_grad_(False)
