@@ -8,7 +8,9 @@ The tuner works on the run's own copy of the generator (a worker that runs many 
 shares one loaded generator between them; tuning it in place would hand one video's
 weights to the next). It tunes on the clip's frames as the generator sees them (read back
 from the run's frame store: the input is not decoded again), with the inverted codes as
-pivots. The changed tensors are saved as ``tuned.safetensors`` (a generator delta naming
+pivots; a tuner that declares ``takes_edits`` also gets the run's edits, as the offsets
+they add to the codes (:func:`dynode_core.tuning.edit_offsets`), so that it can keep them
+steady. The changed tensors are saved as ``tuned.safetensors`` (a generator delta naming
 its base); every later stage renders with the tuned copy. On ``--resume`` a finished
 delta is applied to a fresh copy instead of tuning again, and an unfinished tuning
 continues from its checkpoint in ``cache/tune``.
@@ -22,7 +24,7 @@ from .runner import INVERT, TUNE, StageOption, Stage, result_of
 
 DELTA_FILE = "tuned.safetensors"
 #: Seconds of tuning by default: the step count is bounded by time (``--tune-budget``).
-BUDGET = 300.0
+BUDGET = 180.0
 #: Pivots whose encoder codes render below this (dB) on a batch are out of the encoder's
 #: domain: with the default inverter, such batches are refined by a full optimisation.
 DOMAIN_PSNR = 16.0

@@ -30,6 +30,10 @@ from dynode_core import InputError, Tuner, atomic_path, check_number, no_progres
 from .edit_term import EditTerm
 
 STATE_FILE = "tune-state.pt"
+#: Learning-rate schedules (``schedule``).
+SCHEDULES = ("cosine", "constant")
+#: Where the cosine schedule ends, as a share of the peak learning rate.
+FINAL_LR = 0.05
 
 
 class PivotalTuner(Tuner):
@@ -37,19 +41,26 @@ class PivotalTuner(Tuner):
 
     takes_edits = True
 
-    def __init__(self, steps: int = 3000, lr: float = 3e-3, batch: int = 8,
+    def __init__(self, steps: int = 3000, lr: float = 2e-2, batch: int = 8,
+                 schedule: str = "cosine", warmup: float = 0.02,
                  ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
-                 locality_radius: float = 0.0, edit_weight: float = 4.0,
-                 edit_samples: int = 4, edit_smoothing: float = 3.0,
+                 locality_radius: float = 0.0, edit_weight: float = 8.0,
+                 edit_samples: int = 4, edit_smoothing: float = 12.0,
                  target_psnr: float | None = None,
                  time_budget: float | None = None, checkpoint_every: int = 100, seed: int = 0,
                  device=None) -> None:
         def number(name, value, kind=float, **bounds):
             return check_number(f"pti option {name}", value, kind=kind, **bounds)
 
+        if schedule not in SCHEDULES:
+            raise InputError(f"pti option schedule: unknown schedule {schedule!r}; valid "
+                             f"schedules: {', '.join(SCHEDULES)}")
+
         self.config = {"name": "pti", "steps": number("steps", steps, int, minimum=1),
                        "lr": number("lr", lr, above=0, maximum=10),
                        "batch": number("batch", batch, int, minimum=1, maximum=4096),
+                       "schedule": schedule, "warmup": number("warmup", warmup, minimum=0,
+                                                              maximum=1),
                        "ssim_weight": number("ssim_weight", ssim_weight, minimum=0),
                        "locality": number("locality", locality, minimum=0),
                        "locality_samples": number("locality_samples", locality_samples, int,
@@ -98,7 +109,7 @@ class PivotalTuner(Tuner):
         path = Path(state_dir) / STATE_FILE if state_dir else None
         if path is None or not path.is_file():
             return {"step": 0, "curve": [], "order": torch.empty(0, dtype=torch.long),
-                    "done": False}
+                    "done": False, "seconds": 0.0}
         state = torch.load(path, map_location="cpu", weights_only=True)
         extendable = ("steps", "target_psnr", "time_budget")  # these continue the tuning
         if {k: v for k, v in state.get("config", {}).items() if k not in extendable} != \
@@ -112,7 +123,8 @@ class PivotalTuner(Tuner):
         optimiser.load_state_dict(state["optimiser"])
         rng.set_state(state["rng"])
         return {"step": int(state["step"]), "curve": list(state["curve"]),
-                "order": state["order"], "done": bool(state["done"])}
+                "order": state["order"], "done": bool(state["done"]),
+                "seconds": float(state.get("seconds", 0.0))}
 
     def _save(self, state_dir, progress: dict, params, optimiser, rng, edits) -> None:
         if not state_dir:
@@ -124,6 +136,28 @@ class PivotalTuner(Tuner):
             torch.save(state, f)  # through a file object: no temporary name inside the zip
 
     # ------------------------------------------------------------------ tuning
+    def _loss(self, generator, original, edit_term, pivots, index, targets, rng):
+        """The step's loss and the batch's renders (detached)."""
+        c = self.config
+        images = generator.synthesize(pivots[index], noise_mode="const")
+        loss = self._reconstruction(images, targets)
+        if c["locality"]:
+            loss = loss + c["locality"] * self._locality(generator, original, pivots[index],
+                                                         rng)
+        if edit_term is not None:
+            loss = loss + c["edit_weight"] * edit_term.loss(
+                generator, pivots, index, images, c["edit_samples"], rng)
+        return loss, images.detach()
+
+    def _fraction(self, step: int, seconds: float) -> float:
+        """How far the tuning is, 0 to 1: by steps, or by time when the budget ends it
+        sooner."""
+        c = self.config
+        done = step / c["steps"]
+        if c["time_budget"] is not None:
+            done = max(done, seconds / c["time_budget"])
+        return min(done, 1.0)
+
     def tune(self, generator, pivots, frames, *, progress=no_progress, state_dir=None,
              edits=None) -> dict:
         c, count = self.config, len(pivots)
@@ -143,35 +177,33 @@ class PivotalTuner(Tuner):
         done = self._load(state_dir, params, optimiser, rng, saved_edits)
         step, curve, order, running = done["step"], done["curve"], done["order"], None
         progress(step, total=c["steps"])
-        started, stopped = time.perf_counter(), "steps"
+        started, stopped = time.perf_counter() - done["seconds"], "steps"
         try:
             while step < c["steps"] and not done["done"]:
                 if len(order) < c["batch"]:
                     order = torch.cat([order, torch.randperm(count, generator=rng)])
                 index, order = order[:c["batch"]], order[c["batch"]:]
                 targets = frames(index).to(device)
-                images = generator.synthesize(pivots[index], noise_mode="const")
-                loss = self._reconstruction(images, targets)
-                if c["locality"]:
-                    loss = loss + c["locality"] * self._locality(generator, original,
-                                                                 pivots[index], rng)
-                if edit_term is not None:
-                    loss = loss + c["edit_weight"] * edit_term.loss(
-                        generator, pivots, index, images, c["edit_samples"], rng)
+                for group in optimiser.param_groups:
+                    group["lr"] = c["lr"] * learning_rate_factor(
+                        self._fraction(step, time.perf_counter() - started), c["schedule"],
+                        c["warmup"])
+                loss, images = self._loss(generator, original, edit_term, pivots, index,
+                                          targets, rng)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
                 step += 1
-                mse = float(F.mse_loss(images.detach(), targets))
-                psnr = 10 * math.log10(4.0 / max(mse, 1e-12))  # images span [-1, 1]
+                psnr = 10 * math.log10(4.0 / max(float(F.mse_loss(images, targets)), 1e-12))
                 running = psnr if running is None else 0.9 * running + 0.1 * psnr
-                curve.append(round(psnr, 3))
+                curve.append(round(psnr, 3))  # images span [-1, 1]: peak-to-peak 2
                 progress(1, loss=float(loss.detach()), psnr=running)
+                seconds = time.perf_counter() - started
                 reached = c["target_psnr"] is not None and running >= c["target_psnr"]
-                late = c["time_budget"] is not None and \
-                    time.perf_counter() - started > c["time_budget"]
+                late = c["time_budget"] is not None and seconds > c["time_budget"]
                 stopped = "target psnr" if reached else "time budget" if late else stopped
-                done = {"step": step, "curve": curve, "order": order, "done": reached or late}
+                done = {"step": step, "curve": curve, "order": order, "done": reached or late,
+                        "seconds": seconds}
                 if step % self.checkpoint_every == 0 or step == c["steps"] or done["done"]:
                     self._save(state_dir, done, params, optimiser, rng, saved_edits)
         finally:
@@ -180,3 +212,13 @@ class PivotalTuner(Tuner):
         return {"steps": step, "psnr_curve": curve, "final_batch_psnr": curve[-1] if curve
                 else None, "stopped": stopped,
                 "seconds": round(time.perf_counter() - started, 3)}
+
+
+def learning_rate_factor(fraction: float, schedule: str, warmup: float) -> float:
+    """The learning rate's factor at ``fraction`` (0 to 1) of the tuning: ``constant`` 1;
+    ``cosine`` a linear warm-up over the first ``warmup`` of it, then half a cosine down
+    to :data:`FINAL_LR` of the peak at the end."""
+    if schedule == "constant":
+        return 1.0
+    ramp = min(1.0, (fraction + 1e-3) / warmup) if warmup > 0 else 1.0
+    return ramp * (FINAL_LR + (1 - FINAL_LR) * 0.5 * (1 + math.cos(math.pi * fraction)))
