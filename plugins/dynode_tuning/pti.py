@@ -42,7 +42,7 @@ class PivotalTuner(Tuner):
     takes_edits = True
 
     def __init__(self, steps: int = 3000, lr: float = 2e-2, batch: int = 8,
-                 schedule: str = "cosine", warmup: float = 0.02,
+                 schedule: str = "cosine", warmup: int = 100,
                  ssim_weight: float = 0.5, locality: float = 4.0, locality_samples: int = 4,
                  locality_radius: float = 0.0, edit_weight: float = 8.0,
                  edit_samples: int = 4, edit_smoothing: float = 12.0,
@@ -59,8 +59,7 @@ class PivotalTuner(Tuner):
         self.config = {"name": "pti", "steps": number("steps", steps, int, minimum=1),
                        "lr": number("lr", lr, above=0, maximum=10),
                        "batch": number("batch", batch, int, minimum=1, maximum=4096),
-                       "schedule": schedule, "warmup": number("warmup", warmup, minimum=0,
-                                                              maximum=1),
+                       "schedule": schedule, "warmup": number("warmup", warmup, int, minimum=0),
                        "ssim_weight": number("ssim_weight", ssim_weight, minimum=0),
                        "locality": number("locality", locality, minimum=0),
                        "locality_samples": number("locality_samples", locality_samples, int,
@@ -186,8 +185,8 @@ class PivotalTuner(Tuner):
                 targets = frames(index).to(device)
                 for group in optimiser.param_groups:
                     group["lr"] = c["lr"] * learning_rate_factor(
-                        self._fraction(step, time.perf_counter() - started), c["schedule"],
-                        c["warmup"])
+                        step, self._fraction(step, time.perf_counter() - started),
+                        c["schedule"], c["warmup"])
                 loss, images = self._loss(generator, original, edit_term, pivots, index,
                                           targets, rng)
                 optimiser.zero_grad(set_to_none=True)
@@ -214,11 +213,12 @@ class PivotalTuner(Tuner):
                 "seconds": round(time.perf_counter() - started, 3)}
 
 
-def learning_rate_factor(fraction: float, schedule: str, warmup: float) -> float:
-    """The learning rate's factor at ``fraction`` (0 to 1) of the tuning: ``constant`` 1;
-    ``cosine`` a linear warm-up over the first ``warmup`` of it, then half a cosine down
-    to :data:`FINAL_LR` of the peak at the end."""
+def learning_rate_factor(step: int, fraction: float, schedule: str, warmup: int) -> float:
+    """The learning rate's factor at ``step``, ``fraction`` (0 to 1) of the way through
+    the tuning: ``constant`` 1; ``cosine`` a linear warm-up over the first ``warmup``
+    steps (a short tuning of pivots that already fit stays gentle), times half a cosine
+    from 1 down to :data:`FINAL_LR` at the end."""
     if schedule == "constant":
         return 1.0
-    ramp = min(1.0, (fraction + 1e-3) / warmup) if warmup > 0 else 1.0
+    ramp = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
     return ramp * (FINAL_LR + (1 - FINAL_LR) * 0.5 * (1 + math.cos(math.pi * fraction)))
