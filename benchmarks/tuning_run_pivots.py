@@ -50,6 +50,14 @@ def mean_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(errors, 1e-12))))
 
 
+def value(text: str):
+    """An option's value: a JSON number, bool or null, else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main() -> None:
     from dynode_core import LatentTrajectory, get_registry
     from dynode_core.edits import resolve_edit
@@ -62,7 +70,7 @@ def main() -> None:
     parser.add_argument("--edit-aware", action="store_true")
     parser.add_argument("-o", "--option", action="append", default=[])
     args = parser.parse_args()
-    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+    options = {k: value(v) for k, v in (o.split("=", 1) for o in args.option)}
     pivots = LatentTrajectory.load(args.run / "latents.safetensors").latents
     frames = crops(args.run, len(pivots))
     targets = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1

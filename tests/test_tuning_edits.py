@@ -151,3 +151,14 @@ def test_a_tuning_with_edits_and_a_schedule_resumes_to_the_same_weights(jittery,
     with pytest.raises(InputError, match="other settings or edits"):
         _tune(get_registry().create("generators", "shapes64"), pivots, frames,
               state_dir=tmp_path / "cut", **{**options, "edits": 2 * offsets})
+
+
+def test_a_budget_that_does_not_stop_the_tuning_leaves_it_reproducible(jittery):
+    """The cosine follows the clock only when the budget will end the tuning first; a
+    tuning that ends by its steps gives the same weights with or without a budget."""
+    generator, pivots, frames, _ = jittery
+    budgeted = get_registry().create("generators", "shapes64")
+    stats = _tune(budgeted, pivots, frames, time_budget=10_000)
+    _tune(generator, pivots, frames)
+    assert stats["stopped"] == "steps"
+    assert generator_sha256(budgeted) == generator_sha256(generator)

@@ -10,5 +10,6 @@ from dynode_core import hookimpl, lazy
 def register_tuners(register):
     register("pti", lazy("dynode_tuning.pti:PivotalTuner"),
              description="pivotal tuning: synthesis weights tuned on the clip, codes fixed; "
-                         "pixel MSE + SSIM, locality regulariser",
+                         "pixel MSE + SSIM, locality regulariser, edit term for the run's "
+                         "edits, cosine learning rate over the steps or the time budget",
              time_budget=True)
