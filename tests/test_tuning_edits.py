@@ -162,3 +162,31 @@ def test_a_budget_that_does_not_stop_the_tuning_leaves_it_reproducible(jittery):
     _tune(generator, pivots, frames)
     assert stats["stopped"] == "steps"
     assert generator_sha256(budgeted) == generator_sha256(generator)
+
+
+def test_the_edit_table_of_a_large_generator_is_pooled_to_fit():
+    """At 1024 px and 120 frames one edit's table would take 720 MiB; it is pooled by a
+    power of two until it fits the budget, and a small one is kept whole."""
+    from dynode_tuning.edit_term import TABLE_BYTES, pooling
+
+    assert pooling(120, 64) == 1
+    factor = pooling(120, 1024)
+    assert factor == 2 and 120 * 3 * 2 * (1024 // factor) ** 2 <= TABLE_BYTES
+    assert pooling(5 * 600, 1024) == 16
+
+
+def test_a_pooled_edit_term_compares_at_the_tables_resolution(monkeypatch):
+    from dynode_tuning import edit_term
+
+    generator = get_registry().create("generators", "shapes64").eval().requires_grad_(False)
+    from dynode_editors.vectors import sample_w
+
+    pivots = sample_w(generator, 6, seed=2).unsqueeze(1).expand(-1, generator.num_ws, -1)
+    offsets = 0.5 * torch.randn(1, *pivots.shape[1:], generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(edit_term, "TABLE_BYTES", 6 * 3 * 2 * 16 * 16)
+    term = edit_term.EditTerm(generator, pivots, offsets, sigma=1.0)
+    assert term.factor == 4 and term.changes.shape == (1, 6, 3, 16, 16)
+    with torch.no_grad():
+        images = generator.synthesize(pivots, noise_mode="const")
+    loss = term.loss(generator, pivots, torch.arange(6), images, 3, torch.Generator())
+    assert torch.isfinite(loss) and loss > 0
