@@ -61,3 +61,13 @@ def run_dynode(*args: str, env: dict | None = None, cwd=None) -> subprocess.Comp
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "dynode_core.cli", *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, timeout=300)
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child process a test interrupts with SIGINT: the default
+    disposition, even when the test run inherited SIGINT ignored (a shell starts background
+    jobs that way, and Python then leaves it ignored in every child)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

@@ -14,6 +14,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from conftest import default_sigint
 from dynode_core import InputError, hookimpl
 from dynode_core.cli import cli, interrupted_line, resume_command
 from dynode_core.plugins import get_plugin_manager
@@ -111,7 +112,7 @@ def test_ctrl_c_mid_run_exits_130_and_the_printed_command_finishes_the_run(tmp_p
     command, env = _dynode("run", "world:circle:24", "--inversion-steps", "20",
                            "--dynamics", "linear", "--device", "cpu", "--out", str(out))
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=env, cwd=tmp_path)
+                            text=True, env=env, cwd=tmp_path, preexec_fn=default_sigint)
     seen = []
     try:
         for line in proc.stderr:
@@ -152,7 +153,7 @@ def test_ctrl_c_mid_batch_exits_130_and_the_printed_command_finishes_the_batch(t
         "video": [{"input": "world:circle:24"}, {"input": "world:spin:6"}]}))
     command, env = _dynode("batch", "m.toml", "--out", "out")
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+                            env=env, cwd=tmp_path, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 120
         first = tmp_path / "out" / "world-circle-24"

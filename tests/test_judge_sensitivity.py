@@ -16,6 +16,7 @@ def sensitivity():
     return load_script("judge_sensitivity", folder="benchmarks")
 
 
+@pytest.mark.slow  # trains two judges on 1,000 renders each: about a minute quiet, 3 busy
 def test_judge_finds_a_large_stain_and_not_8_bit_rounding(sensitivity):
     stained = sensitivity.sensitivity("blotches", 0.05, 1000, epochs=12, patience=4)
     rounded = sensitivity.sensitivity("uint8", None, 1000, epochs=12, patience=4)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import default_sigint
 from dynode_core.run import RunConfig, run_pipeline
 from dynode_core.studio import StudioServer
 
@@ -291,7 +292,7 @@ def test_the_command_prints_the_url_and_stops_cleanly_on_ctrl_c(run_dir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "dynode_core", "studio", str(run_dir),
                                 "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+                               text=True, env=env, preexec_fn=default_sigint)
     try:
         line = process.stdout.readline()
         assert line.startswith("dynode studio: http://127.0.0.1:"), line
