@@ -71,3 +71,16 @@ def default_sigint() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+
+def stopping_after(steps: int):
+    """A progress callback ("advance adds") that raises KeyboardInterrupt once ``steps``
+    steps have advanced: an interruption at a known point."""
+    done = []
+
+    def progress(advance=0, total=None, **fields):
+        done.append(advance)
+        if sum(done) >= steps:
+            raise KeyboardInterrupt
+
+    return progress
+

@@ -9,7 +9,7 @@ import torch
 from dynode_core import InputError, RunConfig, get_registry, hookimpl, read_video, run_pipeline
 from dynode_core.app import apply_generator_delta, generator_sha256, save_generator_delta
 
-from conftest import run_dynode
+from conftest import run_dynode, stopping_after
 
 SMALL = dict(demo_frames=6, inversion_steps=2, dynamics="linear", interpolate=2,
              batch_size=4, device="cpu")
@@ -76,15 +76,8 @@ def test_an_interrupted_tuning_resumes_to_the_same_weights(setup, tmp_path):
     whole = get_registry().create("generators", "shapes64")
     _tune(whole, pivots, frames, state_dir=tmp_path / "whole")
 
-    calls = []
-
-    def stop_at_step_5(advance=0, total=None, **fields):
-        calls.append(advance)
-        if sum(calls) >= 5:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        _tune(generator, pivots, frames, state_dir=tmp_path / "cut", progress=stop_at_step_5)
+        _tune(generator, pivots, frames, state_dir=tmp_path / "cut", progress=stopping_after(5))
     resumed = get_registry().create("generators", "shapes64")  # a new process would reload
     stats = _tune(resumed, pivots, frames, state_dir=tmp_path / "cut")
     assert stats["steps"] == QUICK["steps"]

@@ -11,6 +11,8 @@ from dynode_core import (InputError, RunConfig, Tuner, get_registry, hookimpl, r
 from dynode_core.app import generator_sha256
 from dynode_core.edits import resolve_edit
 
+from conftest import stopping_after
+
 SMALL = dict(demo_frames=6, inversion_steps=2, dynamics="linear", interpolate=2,
              batch_size=4, device="cpu")
 QUICK = dict(steps=8, batch=2, locality_samples=1, checkpoint_every=3)
@@ -78,7 +80,7 @@ def test_the_edit_term_smooths_the_edits_change_over_time(jittery):
 
 
 def test_a_run_hands_its_edit_offsets_to_a_tuner_that_takes_them(tmp_path):
-    from dynode_core.plugins import get_plugin_manager
+    from dynode_core.testing import run_with_plugins
 
     seen = {}
 
@@ -99,10 +101,8 @@ def test_a_run_hands_its_edit_offsets_to_a_tuner_that_takes_them(tmp_path):
         def register_tuners(self, register):
             register("recorder", Recorder)
 
-    get_plugin_manager().register(Plugin(), name="recorder-plugin")
-    get_plugin_manager().reset_registry()
-    result = run_pipeline(RunConfig(out=str(tmp_path / "run"), tune="recorder",
-                                    edits=[EDIT, "sefa:1:-1"], **SMALL), progress=False)
+    result = run_with_plugins(RunConfig(out=str(tmp_path / "run"), tune="recorder",
+                                        edits=[EDIT, "sefa:1:-1"], **SMALL), Plugin())
     generator = get_registry().create("generators", "shapes64")
     first = seen["pivots"][0]
     wanted = torch.stack([resolve_edit(spec, generator).apply(first) - first
@@ -135,15 +135,8 @@ def test_a_tuning_with_edits_and_a_schedule_resumes_to_the_same_weights(jittery,
     options = dict(edits=offsets, schedule="cosine", warmup=3, edit_samples=1)
     whole = get_registry().create("generators", "shapes64")
     _tune(whole, pivots, frames, state_dir=tmp_path / "whole", **options)
-    calls = []
-
-    def stop_at_step_5(advance=0, total=None, **fields):
-        calls.append(advance)
-        if sum(calls) >= 5:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        _tune(generator, pivots, frames, state_dir=tmp_path / "cut", progress=stop_at_step_5,
+        _tune(generator, pivots, frames, state_dir=tmp_path / "cut", progress=stopping_after(5),
               **options)
     resumed = get_registry().create("generators", "shapes64")
     _tune(resumed, pivots, frames, state_dir=tmp_path / "cut", **options)
