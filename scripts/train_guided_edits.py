@@ -46,8 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="train until this many steps (the learning-rate schedule spans them)")
     p.add_argument("--stop-at", type=int, default=None,
                    help="stop at this step this time (checkpointed; run again to go on)")
-    p.add_argument("--batch", type=int, default=40, help="codes per step (split over factors)")
-    p.add_argument("--pool", type=int, default=4096, help="codes in the training pool")
+    p.add_argument("--batch", type=int, default=60, help="codes per step (split over factors)")
+    p.add_argument("--pool", type=int, default=8192, help="codes in the training pool")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
@@ -86,8 +86,7 @@ class Trainer:
             self.before = [self.read(chunk) for chunk in self.codes.split(256)]
         self.before = {k: torch.cat([b[k] for b in self.before]) for k in self.before[0]}
         self.features = features(self.before)
-        config = EditConfig(self.g.num_ws, self.g.latent_dim, args.hidden, FACTORS,
-                            tuple(AMOUNTS[f] for f in FACTORS))
+        config = EditConfig(self.g.num_ws, self.g.latent_dim, args.hidden)
         torch.manual_seed(args.seed)
         self.net = EditNetwork(config)
         self.net.w_avg.copy_(self.codes.mean((0, 1)))
@@ -131,7 +130,8 @@ class Trainer:
     def load(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
         self.opt.load_state_dict(state["opt"])
-        self.step, _ = state["step"], self.rng.set_state(state["rng"])
+        self.rng.set_state(state["rng"])
+        self.step = state["step"]
 
 
 def main(argv=None) -> None:

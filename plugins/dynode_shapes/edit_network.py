@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .directions import AMOUNTS, PERIODIC
+
 FORMAT = "dynode.shapes-guided/1"
-PERIODIC = ("hue", "bg_hue")
-#: The factors the network edits, in the order of its factor input.
-FACTORS = ("x", "y", "size", "hue", "bg_hue")
+#: The factors the network edits, in the order of its MLPs.
+FACTORS = tuple(AMOUNTS)
 #: Frame units per loss unit for position and size: a 4 px miss costs 1.
 PX_SCALE = 64 / 4
 #: The penalty on the squared norm of the offset, per code.
@@ -94,7 +95,7 @@ class EditConfig:
     hidden: int = 256
     factors: tuple = FACTORS
     #: What strength 1.0 moves each factor by (frame units; turns for the hues).
-    amounts: tuple = (0.1, 0.1, 0.05, 0.25, 0.25)
+    amounts: tuple = tuple(AMOUNTS.values())
     features: int = 14
 
     def __post_init__(self) -> None:

@@ -24,8 +24,9 @@ import torch
 
 from .edit_network import PERIODIC, PX_SCALE, EditNetwork, features, readings
 
-#: Passes of the closed loop (measured on 64 held-out codes: the hue edit reaches 0.70 of
-#: its target in one pass, 0.97 in five).
+#: Passes of the closed loop (measured with the bundled network on 64 sampled codes: the
+#: hue edit reaches 0.84 +/- 0.19 of its target in one pass, 0.97 in three, 0.99 +/- 0.02
+#: in five).
 ITERATIONS = 5
 #: The largest strength one pass asks of the network (the range it was trained on).
 MAX_STEP = 1.5

@@ -46,17 +46,20 @@ class EditTerm:
 
         self.offsets = offsets.to(pivots)
         self.factor = pooling(len(offsets) * len(pivots), original.resolution)
-        tables = []
+        parts: list[list[torch.Tensor]] = [[] for _ in self.offsets]
         with torch.no_grad():
-            for offset in self.offsets:
-                change = torch.cat([self._pool(
-                    original.synthesize(p + offset, noise_mode="const")
-                    - original.synthesize(p, noise_mode="const")).float().cpu()
-                    for p in pivots.split(RENDER_BATCH)])
-                if sigma > 0 and len(change) > 1:
-                    change = torch.from_numpy(gaussian_filter1d(change.numpy(), sigma, axis=0,
-                                                                mode="nearest"))
-                tables.append(change.half())
+            for batch in pivots.split(RENDER_BATCH):  # each pivot's render once, for every edit
+                base = original.synthesize(batch, noise_mode="const")
+                for part, offset in zip(parts, self.offsets):
+                    edited = original.synthesize(batch + offset, noise_mode="const")
+                    part.append(self._pool(edited - base).float().cpu())
+        tables = []
+        for part in parts:
+            change = torch.cat(part)
+            if sigma > 0 and len(change) > 1:
+                change = torch.from_numpy(gaussian_filter1d(change.numpy(), sigma, axis=0,
+                                                            mode="nearest"))
+            tables.append(change.half())
         self.changes = torch.stack(tables)
 
     def _pool(self, images: torch.Tensor) -> torch.Tensor:
